@@ -1,0 +1,168 @@
+/**
+ * The native CUDA path on the GPU: token permute bandwidth against a plain device copy, and the
+ * tensor-core GNA forward on the paper's problems (kernel time, permute time, effective TFLOP/s,
+ * FLOP-wise and simulated bounds). Peers (cuDNN SDPA, FlexAttention) come from
+ * bench/native/torch_anchors.py in the same device call. Prints a table and one JSON line.
+ *   npm run bench:native [-- --quick] [-- --precision=float16] [-- --reps=N]
+ */
+import { normalizeGnaProblem } from '../../src';
+import { gnaFlops } from '../../src/flops';
+import { GnaProblem } from '../../src/params';
+import { simulate } from '../../src/simulator';
+import { NativeAddon, nativeAvailability } from '../../kernels/native/addon';
+import { CudaPrecision, Scratch, allocPermuted, gnaBackwardOnDevice, gnaForwardOnDevice,
+         permuteOperands, shapeDesc, tiledForward, unpermuteResults } from '../../kernels/native/gna_launch';
+import { PlanCache } from '../../kernels/native/gna_plan';
+import { printJson, printTable, Row } from '../common/table';
+
+interface Case {
+  name: string;
+  shape: number[];
+  window: number[];
+  stride: number[];
+  heads: number;
+}
+
+const DIM = 128;
+const CASES: Case[] = [
+  { name: 'flux4k_gna', shape: [256, 256], window: [80, 80], stride: [16, 16], heads: 24 },
+  { name: 'flux4k_na', shape: [256, 256], window: [80, 80], stride: [1, 1], heads: 24 },
+  { name: 'hunyuan_gna', shape: [30, 48, 80], window: [18, 24, 24], stride: [16, 8, 8], heads: 24 },
+  { name: 'cosmos_gna', shape: [16, 44, 80], window: [16, 32, 48], stride: [1, 8, 16], heads: 32 },
+  { name: 'flux1k_gna', shape: [64, 64], window: [32, 32], stride: [8, 8], heads: 24 },
+];
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const precision = (args.find((a) => a.startsWith('--precision='))?.split('=')[1] ??
+  'bfloat16') as CudaPrecision;
+const reps = Number(args.find((a) => a.startsWith('--reps='))?.split('=')[1] ?? (quick ? 3 : 10));
+
+const product = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
+
+/** Median of `reps` CUDA-event timings of `fn` after one warm-up run. */
+function timeMs(addon: NativeAddon, fn: () => void): number {
+  fn();
+  addon.synchronize();
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t = addon.timerStart();
+    fn();
+    times.push(addon.timerStop(t));
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+/** A device buffer of `count` float32 values: a random block repeated (not zeros, not periodic
+ * on any power of two). */
+function randomBuffer(scratch: Scratch, addon: NativeAddon, count: number): number {
+  const block = new Float32Array(1000003);
+  for (let i = 0; i < block.length; i++) block[i] = (Math.random() + Math.random() - 1) * 1.7;
+  const host = new Float32Array(count);
+  for (let at = 0; at < count; at += block.length) {
+    host.set(block.subarray(0, Math.min(block.length, count - at)), at);
+  }
+  const h = scratch.alloc(count * 4);
+  addon.upload(h, host);
+  return h;
+}
+
+function copyBandwidth(addon: NativeAddon, scratch: Scratch): number {
+  const bytes = 1 << 30;
+  const a = scratch.alloc(bytes);
+  const b = scratch.alloc(bytes);
+  const ms = timeMs(addon, () => addon.copy(b, a, bytes));
+  return (2 * bytes) / ms / 1e9;
+}
+
+function runCase(addon: NativeAddon, plans: PlanCache, c: Case, copyTBps: number): Row {
+  const qShape = [1, ...c.shape, c.heads, DIM];
+  const info = { shape: qShape, dtype: 'float32' };
+  const problem: GnaProblem = normalizeGnaProblem(info, info, info,
+    { windowSize: c.window, stride: c.stride });
+  const t0 = Date.now();
+  const tiled = tiledForward(addon, plans, problem, { precision });
+  if (tiled === undefined) throw new Error(`${c.name}: no tensor-core kernel for ${precision}`);
+  const planMs = Date.now() - t0;
+  const { qTile, kvTile } = tiled.plan.shapes!;
+  const scratch = new Scratch(addon);
+  try {
+    const count = product(qShape);
+    const q = randomBuffer(scratch, addon, count);
+    const k = randomBuffer(scratch, addon, count);
+    const v = randomBuffer(scratch, addon, count);
+    const out = scratch.alloc(count * 4);
+    const lse = scratch.alloc((count / DIM) * 4);
+    const p = allocPermuted(scratch, problem, tiled);
+    const permuteMs = timeMs(addon, () => permuteOperands(addon, problem, tiled, q, k, v, p));
+    const kernel = (rows: 16 | 32) => timeMs(addon, () => addon.gnaForwardTiled(tiled.plan.id,
+      shapeDesc(problem), tiled.elem, p.q, p.k, p.v, p.out, p.lse, rows));
+    const kernel16Ms = kernel(16);
+    const kernelMs = kernel(32);
+    const unpermuteMs = timeMs(addon, () => unpermuteResults(addon, problem, tiled, p, out, lse));
+    // The GNATokenPermute op itself (float32 in and out) against the copy ceiling.
+    const qGeom = tiled.plan.qGeometry!;
+    const seq = product(qGeom.tileShape.map((t, a) => Math.ceil(c.shape[a] / t) * t));
+    const p32 = scratch.alloc(seq * c.heads * DIM * 4);
+    const perm32Ms = timeMs(addon, () => addon.tokenPermute(qGeom, 1, c.heads * DIM, q, p32,
+      'float32'));
+    const perm32TBps = (4 * count + 4 * seq * c.heads * DIM) / perm32Ms / 1e9;
+    // The float32 backward (correctness-first kernels), on the small case only.
+    let backwardMs = NaN;
+    if (c.name === 'flux1k_gna') {
+      gnaForwardOnDevice(addon, plans, problem, { precision }, q, k, v, out, lse);
+      const [dq, dk, dv] = [0, 1, 2].map(() => scratch.alloc(count * 4));
+      backwardMs = timeMs(addon, () => gnaBackwardOnDevice(addon, plans, problem, {
+        q, k, v, output: out, lse, dOutput: q, dLse: lse, dq, dk, dv }));
+    }
+    const sim = simulate({ shape: c.shape, windowSize: c.window, stride: c.stride, qTile, kvTile });
+    const flops = gnaFlops(problem);
+    return {
+      case: c.name,
+      tiles: `${qTile.join('x')}/${kvTile.join('x')}`,
+      'visits(masked)': `${tiled.plan.visits}(${tiled.plan.maskedVisits})`,
+      kernel_ms: kernelMs,
+      kernel16_ms: kernel16Ms,
+      permute_ms: permuteMs + unpermuteMs,
+      TFLOPs: flops / kernelMs / 1e9,
+      'perm32_%copy': (100 * perm32TBps) / copyTBps,
+      flop_bound: sim.flopSpeedup,
+      sim_bound: sim.simulatedSpeedup,
+      plan_ms: planMs,
+      backward_f32_ms: backwardMs,
+    };
+  } finally {
+    scratch.free();
+  }
+}
+
+function main() {
+  const a = nativeAvailability();
+  if (!a.available) {
+    console.log(`bench:native skipped: ${a.reason}`);
+    printJson('native', { skipped: a.reason }, []);
+    return;
+  }
+  const addon = a.addon;
+  const plans = new PlanCache(addon);
+  const scratch = new Scratch(addon);
+  const copyTBps = copyBandwidth(addon, scratch);
+  scratch.free();
+  const rows: Row[] = [];
+  for (const c of quick ? CASES.filter((x) => x.name === 'flux1k_gna') : CASES) {
+    try {
+      rows.push(runCase(addon, plans, c, copyTBps));
+    } catch (err) {
+      rows.push({ case: c.name, error: (err as Error).message });
+    }
+    console.error(JSON.stringify(rows[rows.length - 1]));
+  }
+  plans.dispose();
+  console.log(`device: ${a.device.name} (cc ${a.device.computeCapability}); precision ${precision}; ` +
+    `D=${DIM}, batch 1; copy ${copyTBps.toFixed(2)} TB/s (read+write); median of ${reps}`);
+  printTable(rows);
+  printJson('native', { device: a.device.name, precision, headDim: DIM, copyTBps, reps }, rows);
+}
+
+main();

@@ -1,0 +1,206 @@
+/**
+ * GNA on device buffers, shared by the `cuda` backend's kernels and the host-copy kernels of
+ * other backends. The tensor-core path permutes Q (with the Q tiling) and K/V (with the KV
+ * tiling) into copies of the operand type (bf16/fp16, or float32 for tf32) in one pass each,
+ * runs the tiled kernel and unpermutes output and LSE; the float32 path runs on the original
+ * layout.
+ */
+import { GnaProblem } from '../../src/params';
+import { BufferHandle, ElementType, NativeAddon, ShapeDesc } from './addon';
+import { GnaPlan, PlanCache, TileShapes, chooseTileShapes } from './gna_plan';
+
+/** Compute precision of the forward kernel; I/O stays float32 (tfjs has no half dtype). */
+export type CudaPrecision = 'float32' | 'tf32' | 'float16' | 'bfloat16';
+export const CUDA_PRECISIONS: CudaPrecision[] = ['float32', 'tf32', 'float16', 'bfloat16'];
+
+export interface CudaGnaOptions {
+  /** Default 'bfloat16': bf16 operands, float32 accumulation and softmax. */
+  precision: CudaPrecision;
+  /** Fixed tile shapes for the tensor-core path; chosen per problem when absent. */
+  tileShapes?: TileShapes;
+  /**
+   * Query rows per warp of the tensor-core kernel with 128-token Q tiles: 32 (default; each K/V
+   * fragment feeds two MMAs) or 16 (Q fragments held in registers).
+   */
+  rowsPerWarp?: 16 | 32;
+}
+
+/** Options of every native GNA forward in this process (cuda and host-copy kernels). */
+export const cudaGnaOptions: CudaGnaOptions = { precision: 'bfloat16' };
+
+/**
+ * Sets the forward compute precision and/or fixed tile shapes of the native GNA kernels.
+ * `tileShapes: undefined` returns to choosing tiles per problem.
+ */
+export function setCudaGnaOptions(options: Partial<CudaGnaOptions>) {
+  if (options === null || typeof options !== 'object') {
+    throw new Error('setCudaGnaOptions: options must be an object');
+  }
+  if (options.precision !== undefined) cudaGnaOptions.precision = checkPrecision(options.precision);
+  if (options.rowsPerWarp !== undefined) {
+    if (options.rowsPerWarp !== 16 && options.rowsPerWarp !== 32) {
+      throw new Error(`setCudaGnaOptions: rowsPerWarp=${options.rowsPerWarp} must be 16 or 32`);
+    }
+    cudaGnaOptions.rowsPerWarp = options.rowsPerWarp;
+  }
+  if ('tileShapes' in options) {
+    const t = options.tileShapes;
+    if (t !== undefined && (!Array.isArray(t.qTile) || !Array.isArray(t.kvTile) ||
+        t.qTile.length !== t.kvTile.length ||
+        [...t.qTile, ...t.kvTile].some((x) => !Number.isInteger(x) || x < 1 || x > 1023))) {
+      throw new Error('setCudaGnaOptions: tileShapes must be {qTile, kvTile}, integer arrays of ' +
+        'one length with entries in [1, 1023]');
+    }
+    cudaGnaOptions.tileShapes = t === undefined ? undefined : { qTile: [...t.qTile], kvTile: [...t.kvTile] };
+  }
+}
+
+export function checkPrecision(p: unknown): CudaPrecision {
+  if (!CUDA_PRECISIONS.includes(p as CudaPrecision)) {
+    throw new Error(`gna (cuda): precision=${String(p)} must be one of ` +
+      `${CUDA_PRECISIONS.map((x) => `'${x}'`).join(', ')}`);
+  }
+  return p as CudaPrecision;
+}
+
+const product = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
+
+export function shapeDesc(problem: GnaProblem): ShapeDesc {
+  const { batch, heads, kvHeads, headDim, valueDim, scale } = problem;
+  return { batch, heads, kvHeads, headDim, valueDim, scale };
+}
+
+/** Temporary device buffers, freed together (back to the addon's pool). */
+export class Scratch {
+  private handles: BufferHandle[] = [];
+  constructor(private readonly addon: NativeAddon) {}
+  alloc(bytes: number): BufferHandle {
+    const h = this.addon.alloc(bytes);
+    this.handles.push(h);
+    return h;
+  }
+  free() {
+    for (const h of this.handles.splice(0)) this.addon.free(h);
+  }
+}
+
+/** Operand type of the permuted copies per precision ('tf32' reads float32 and rounds). */
+const TILED_ELEMENT: Record<CudaPrecision, ElementType | undefined> = {
+  float32: undefined, tf32: 'float32', float16: 'float16', bfloat16: 'bfloat16',
+};
+
+export interface TiledForward {
+  plan: GnaPlan;
+  elem: ElementType;
+  rowsPerWarp: 16 | 32;
+}
+
+/**
+ * Whether the tensor-core kernel serves this problem at this precision, and with which plan:
+ * 'tf32', 'float16' and 'bfloat16', head dims 32/64/128 with valueDim == headDim.
+ */
+export function tiledForward(addon: NativeAddon, plans: PlanCache, problem: GnaProblem,
+                             options: CudaGnaOptions): TiledForward | undefined {
+  const elem = TILED_ELEMENT[options.precision];
+  if (elem === undefined) return undefined;
+  // Head dims first: the kernel has instantiations for 32, 64 and 128 only.
+  if (!addon.tensorCoreSupports(problem.headDim, problem.valueDim, 128, 128)) return undefined;
+  const shapes = options.tileShapes ?? chooseTileShapes(problem);
+  if (shapes.qTile.length !== problem.spatialShape.length ||
+      shapes.kvTile.length !== problem.spatialShape.length) {
+    throw new Error(`gna (cuda): tileShapes have ${shapes.qTile.length} dims but the input has ` +
+      `${problem.spatialShape.length} spatial dims`);
+  }
+  if (!addon.tensorCoreSupports(problem.headDim, problem.valueDim, product(shapes.qTile),
+    product(shapes.kvTile))) {
+    return undefined;
+  }
+  return { plan: plans.get(problem, shapes), elem, rowsPerWarp: options.rowsPerWarp ?? 32 };
+}
+
+/** Buffers of the permuted operands of one tiled forward. */
+export interface PermutedOperands {
+  q: BufferHandle;
+  k: BufferHandle;
+  v: BufferHandle;
+  out: BufferHandle;
+  lse: BufferHandle;
+}
+
+export function allocPermuted(scratch: Scratch, problem: GnaProblem,
+                              t: TiledForward): PermutedOperands {
+  const { batch, heads, kvHeads, headDim, valueDim } = problem;
+  const groups = product(problem.dilation);
+  const qRows = batch * groups * permutedLength(t.plan.qGeometry!.tileShape, problem);
+  const kvRows = batch * groups * permutedLength(t.plan.kvGeometry!.tileShape, problem);
+  const bytes = t.elem === 'float32' ? 4 : 2;
+  return {
+    q: scratch.alloc(qRows * heads * headDim * bytes),
+    k: scratch.alloc(kvRows * kvHeads * headDim * bytes),
+    v: scratch.alloc(kvRows * kvHeads * valueDim * bytes),
+    out: scratch.alloc(qRows * heads * valueDim * 4),
+    lse: scratch.alloc(qRows * heads * 4),
+  };
+}
+
+function permutedLength(tile: number[], problem: GnaProblem): number {
+  return product(tile.map((t, a) => Math.ceil(problem.spatialShape[a] /
+    (t * problem.dilation[a])) * t));
+}
+
+export function permuteOperands(addon: NativeAddon, problem: GnaProblem, t: TiledForward,
+                                q: BufferHandle, k: BufferHandle, v: BufferHandle,
+                                p: PermutedOperands) {
+  const { batch, heads, kvHeads, headDim, valueDim } = problem;
+  addon.tokenPermute(t.plan.qGeometry!, batch, heads * headDim, q, p.q, t.elem);
+  addon.tokenPermute(t.plan.kvGeometry!, batch, kvHeads * headDim, k, p.k, t.elem);
+  addon.tokenPermute(t.plan.kvGeometry!, batch, kvHeads * valueDim, v, p.v, t.elem);
+}
+
+export function unpermuteResults(addon: NativeAddon, problem: GnaProblem, t: TiledForward,
+                                 p: PermutedOperands, out: BufferHandle, lse: BufferHandle) {
+  const { batch, heads, valueDim } = problem;
+  addon.tokenUnpermute(t.plan.qGeometry!, batch, heads * valueDim, p.out, out);
+  addon.tokenUnpermute(t.plan.qGeometry!, batch, heads, p.lse, lse);
+}
+
+/** Forward GNA: float32 q/k/v buffers in the original layout to output and LSE buffers. */
+export function gnaForwardOnDevice(addon: NativeAddon, plans: PlanCache, problem: GnaProblem,
+                                   options: CudaGnaOptions, q: BufferHandle, k: BufferHandle,
+                                   v: BufferHandle, out: BufferHandle, lse: BufferHandle) {
+  const tiled = tiledForward(addon, plans, problem, options);
+  if (tiled === undefined) {
+    addon.gnaForwardF32(plans.get(problem).id, shapeDesc(problem), q, k, v, out, lse);
+    return;
+  }
+  const scratch = new Scratch(addon);
+  try {
+    const p = allocPermuted(scratch, problem, tiled);
+    permuteOperands(addon, problem, tiled, q, k, v, p);
+    addon.gnaForwardTiled(tiled.plan.id, shapeDesc(problem), tiled.elem, p.q, p.k, p.v, p.out,
+      p.lse, tiled.rowsPerWarp);
+    unpermuteResults(addon, problem, tiled, p, out, lse);
+  } finally {
+    scratch.free();
+  }
+}
+
+export interface GradBuffers {
+  q: BufferHandle; k: BufferHandle; v: BufferHandle; output: BufferHandle; lse: BufferHandle;
+  dOutput: BufferHandle; dLse: BufferHandle; dq: BufferHandle; dk: BufferHandle;
+  dv: BufferHandle;
+}
+
+/** Backward GNA in float32 (spec §3.4): dq per query row, dk/dv per key over its inverse box. */
+export function gnaBackwardOnDevice(addon: NativeAddon, plans: PlanCache, problem: GnaProblem,
+                                    b: GradBuffers) {
+  const scratch = new Scratch(addon);
+  try {
+    const rows = problem.batch * product(problem.spatialShape) * problem.heads;
+    const delta = scratch.alloc(rows * 4);
+    addon.gnaBackwardF32(plans.get(problem).id, shapeDesc(problem), b.q, b.k, b.v, b.output,
+      b.lse, b.dOutput, b.dLse, delta, b.dq, b.dk, b.dv);
+  } finally {
+    scratch.free();
+  }
+}

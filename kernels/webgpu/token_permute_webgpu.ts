@@ -1,0 +1,126 @@
+/**
+ * Token permute and unpermute as one gather pass each (spec §4): one invocation per (token,
+ * group of `heads*dim` values), vectorised by vec4 when the row width allows, writing zeros in
+ * padding slots. Unpermute reads from `inOffset` so that it can extract one region of a kernel's
+ * combined output buffer (the GNA programs write several results into one buffer). The layout
+ * comes in as uniforms: one pipeline per (rank, vector width) serves every layout.
+ */
+import { PermuteLayout } from '../../src/layout';
+import { ProgramUniform, WebGPUProgram } from './webgpu_backend';
+import { ProgramUniforms, axisUniforms, decodeIndex, linearIndex, permutedPosition } from './wgsl';
+
+const WORKGROUP = 64;
+
+/** Vector width of a gather of rows of `width` floats starting at float offset `offset`. */
+export function gatherComponents(width: number, offset: number): number {
+  return width % 4 === 0 && offset % 4 === 0 ? 4 : 1;
+}
+
+/** The layout's sizes as uniforms; `inOffset` and `width` are in vectors of `components`. */
+function layoutUniforms(layout: PermuteLayout, width: number, components: number,
+                        inOffset: number): ProgramUniforms {
+  return new ProgramUniforms()
+    .int('inOffset', inOffset / components)
+    .int('width', width / components)
+    .int('groups', layout.groups)
+    .int('seq', layout.sequenceLength)
+    .int('tileVolume', layout.tileVolume)
+    .int('tokens', layout.tokens)
+    .perAxis('size', layout.spatialShape)
+    .perAxis('tile', layout.tileShape)
+    .perAxis('tiles', layout.tilesPerDim)
+    .perAxis('dil', layout.dilation);
+}
+
+abstract class TokenGatherProgram implements WebGPUProgram {
+  outputShape: number[];
+  shaderKey: string;
+  dispatchLayout = { x: [0] };
+  dispatch: [number, number, number];
+  variableNames = ['x'];
+  variableComponents: number[];
+  outputComponent: number;
+  workgroupSize: [number, number, number] = [WORKGROUP, 1, 1];
+  uniforms: string;
+  size = true;
+  protected rank: number;
+  private values: ProgramUniforms;
+
+  constructor(name: string, layout: PermuteLayout, width: number, inOffset: number,
+              outputShape: number[]) {
+    const c = gatherComponents(width, inOffset);
+    this.rank = layout.spatialShape.length;
+    this.outputComponent = c;
+    this.variableComponents = [c];
+    this.outputShape = outputShape;
+    this.dispatch = [Math.ceil(outputShape.reduce((a, b) => a * b, 1) / c / WORKGROUP), 1, 1];
+    this.values = layoutUniforms(layout, width, c, inOffset);
+    this.uniforms = this.values.declaration();
+    this.shaderKey = `${name}_r${this.rank}_c${c}`;
+  }
+
+  uniformData(): ProgramUniform {
+    return this.values.data();
+  }
+
+  abstract getUserCode(): string;
+}
+
+/** `[B, ...spatial, H, E]` to `[B*G, seq, H*E]`, zero padded. */
+export class TokenPermuteProgram extends TokenGatherProgram {
+  constructor(layout: PermuteLayout, batch: number, width: number) {
+    super('gnaTokenPermute', layout, width, 0,
+      [batch * layout.groups, layout.sequenceLength, width]);
+  }
+
+  getUserCode(): string {
+    const rank = this.rank;
+    const axes = Array.from({ length: rank }, (_, a) => a);
+    const L = axisUniforms('size', rank);
+    return `
+      fn main(index : i32) {
+        if (index >= uniforms.size) { return; }
+        let c = index % uniforms.width;
+        let token = index / uniforms.width;
+        let seq = token % uniforms.seq;
+        let bg = token / uniforms.seq;
+        let b = bg / uniforms.groups;
+        ${decodeIndex('g', 'bg % uniforms.groups', axisUniforms('dil', rank))}
+        ${decodeIndex('r', 'seq / uniforms.tileVolume', axisUniforms('tiles', rank))}
+        ${decodeIndex('t', 'seq % uniforms.tileVolume', axisUniforms('tile', rank))}
+        ${axes.map((a) => `let x${a} = (r${a} * uniforms.tile${a} + t${a}) * uniforms.dil${a} + g${a};`).join('\n')}
+        if (${axes.map((a) => `x${a} < uniforms.size${a}`).join(' && ')}) {
+          let src = b * uniforms.tokens + ${linearIndex(axes.map((a) => `x${a}`), L)};
+          result[index] = x[uniforms.inOffset + src * uniforms.width + c];
+        } else {
+          result[index] = ${this.outputComponent === 4 ? 'vec4<f32>(0.0)' : '0.0'};
+        }
+      }`;
+  }
+}
+
+/** `[B*G, seq, H*E]` (read from float offset `inOffset`) back to `[B, tokens, H*E]`. */
+export class TokenUnpermuteProgram extends TokenGatherProgram {
+  constructor(layout: PermuteLayout, batch: number, width: number, inOffset: number) {
+    super('gnaTokenUnpermute', layout, width, inOffset, [batch, layout.tokens, width]);
+  }
+
+  getUserCode(): string {
+    const rank = this.rank;
+    const axes = Array.from({ length: rank }, (_, a) => a);
+    const u = axes.map((a) => `u${a}`);
+    return `
+      fn main(index : i32) {
+        if (index >= uniforms.size) { return; }
+        let c = index % uniforms.width;
+        let token = index / uniforms.width;
+        let b = token / uniforms.tokens;
+        ${decodeIndex('x', 'token % uniforms.tokens', axisUniforms('size', rank))}
+        ${axes.map((a) => `let u${a} = x${a} / uniforms.dil${a};`).join('\n')}
+        let group = ${linearIndex(axes.map((a) => `x${a} % uniforms.dil${a}`), axisUniforms('dil', rank))};
+        let seq = ${permutedPosition(u, axisUniforms('tile', rank), axisUniforms('tiles', rank), 'uniforms.tileVolume')};
+        let bg = b * uniforms.groups + group;
+        result[index] = x[uniforms.inOffset + (bg * uniforms.seq + seq) * uniforms.width + c];
+      }`;
+  }
+}

@@ -1,0 +1,93 @@
+// Plain C++ interface between the N-API layer (addon.cc) and the CUDA translation units. No
+// N-API types cross it: launchers return a Status, and addon.cc turns a failure into a JS error.
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace gna {
+
+struct Status {
+  bool ok = true;
+  std::string message;
+  static Status Ok() { return {}; }
+  static Status Fail(std::string m) { return {false, std::move(m)}; }
+};
+
+// Element type of a device tensor the kernels read: float32 I/O, half-precision copies for the
+// tensor-core path (spec: float32 I/O, compute precision an option).
+enum class Elem : int { F32 = 0, F16 = 1, BF16 = 2 };
+
+constexpr int kMaxRank = 3;
+
+// One token-permute layout (spec §4): `[B, ...L, C]` <-> `[B*G, seq, C]`, row-major lin().
+struct PermuteGeometry {
+  int rank;
+  int spatial[kMaxRank];     // L_i
+  int tile[kMaxRank];        // T_i
+  int dilation[kMaxRank];    // D_i
+  int tilesPerDim[kMaxRank]; // R_i = ceil(L_i / (T_i D_i))
+  int groups;                // G = prod D_i
+  long long seq;             // prod R_i T_i
+  long long tokens;          // prod L_i
+  int tileVolume;            // prod T_i
+};
+
+// x `[batch, tokens, width]` f32 -> y `[batch*G, seq, width]` (f32/f16/bf16), zeros in padding.
+Status launchTokenPermute(const PermuteGeometry& g, int batch, long long width, const float* x,
+                          void* y, Elem outElem);
+// y `[batch*G, seq, width]` f32 -> x `[batch, tokens, width]` f32.
+Status launchTokenUnpermute(const PermuteGeometry& g, int batch, long long width, const float* y,
+                            float* x);
+
+// Per-axis window tables of one problem, built on the host from src/window.ts: for axis a,
+// dilation group g and in-group position u < extent[a], entry (a, g, u) holds
+// {windowStart, windowEnd, inverseStart, inverseEnd} (int4) at windowOffset[a] + g*extent[a] + u.
+struct WindowTables {
+  const int* device;  // int4 entries
+  int extent[kMaxRank];
+  int offset[kMaxRank];
+};
+
+struct GnaShape {
+  int rank;
+  int batch;
+  int spatial[kMaxRank];
+  int dilation[kMaxRank];
+  int heads, kvHeads, headDim, valueDim;
+  float scale;
+};
+
+// Float32 kernels on the original (unpermuted) layout: one warp per query row (forward, dq) or
+// key row (dk, dv). Exact float32 arithmetic; any head dim up to 256.
+Status launchGnaForwardF32(const GnaShape& s, const WindowTables& w, const float* q,
+                           const float* k, const float* v, float* out, float* lse);
+Status launchGnaBackwardF32(const GnaShape& s, const WindowTables& w, const float* q,
+                            const float* k, const float* v, const float* out, const float* lse,
+                            const float* dOut, const float* dLse, float* delta, float* dq,
+                            float* dk, float* dv);
+
+// Tensor-core forward over token-permuted tiles (spec §5): each CTA owns one Q tile of one
+// (batch*group, head) and walks the KV tiles its table entry lists; entries with the mask bit get
+// the fine GNA mask, the rest run unmasked.
+struct TilePlan {
+  const int* tileRanges;  // [groups * qTiles + 1] offsets into entries
+  const int* entries;     // kvTile | (needsMask << 31)
+  const int* qOffsets;    // [qTileVolume] packed in-tile coordinates (10 bits per axis)
+  const int* kvOffsets;   // [kvTileVolume]
+  int qTile[kMaxRank], kvTile[kMaxRank];
+  int qTilesPerDim[kMaxRank], kvTilesPerDim[kMaxRank];
+  int qTiles, kvTiles;    // tiles per dilation group
+  int qVolume, kvVolume;
+  long long qSeq, kvSeq;  // permuted tokens per group
+};
+
+// Elem::F16/BF16 inputs run mma m16n8k16; Elem::F32 inputs run the tf32 kernel (m16n8k8).
+// rowsPerWarp: 16 (one m16 tile per warp, Q fragments in registers) or 32 (two, sharing each K/V
+// fragment; only for 128-token Q tiles of the half-precision kernel).
+Status launchGnaForwardTensorCore(const GnaShape& s, const WindowTables& w, const TilePlan& p,
+                                  Elem elem, int rowsPerWarp, const void* q, const void* k,
+                                  const void* v, float* out, float* lse);
+// Whether the tensor-core path has an instantiation for this head dim / tile volume.
+bool tensorCoreSupports(int headDim, int valueDim, int qVolume, int kvVolume);
+
+}  // namespace gna

@@ -1,0 +1,53 @@
+// Host side of the tensor-core forward: turns the validated plan into kernel parameters and picks
+// the instantiation for the element type, head dim and Q tile volume.
+#include <cmath>
+#include "gna_tc.cuh"
+
+namespace gna {
+
+bool tensorCoreSupports(int headDim, int valueDim, int qVolume, int kvVolume) {
+  return headDim == valueDim && (headDim == 32 || headDim == 64 || headDim == 128) &&
+         (qVolume == 64 || qVolume == 128) && kvVolume % tc::kChunk == 0 && kvVolume <= 1024;
+}
+
+Status launchGnaForwardTensorCore(const GnaShape& s, const WindowTables& w, const TilePlan& plan,
+                                  Elem elem, int rowsPerWarp, const void* q, const void* k,
+                                  const void* v, float* out, float* lse) {
+  if (!tensorCoreSupports(s.headDim, s.valueDim, plan.qVolume, plan.kvVolume)) {
+    return Status::Fail("GNA tensor-core forward: unsupported headDim/valueDim/tile volume");
+  }
+  int groups = 1;
+  for (int a = 0; a < s.rank; a++) groups *= s.dilation[a];
+  if ((long long)s.batch * groups > 65535 || s.heads > 65535) {
+    return Status::Fail("GNA tensor-core forward: batch*dilationGroups and heads must be <= 65535");
+  }
+  if (rowsPerWarp != 16 && rowsPerWarp != 32) {
+    return Status::Fail("GNA tensor-core forward: rowsPerWarp must be 16 or 32");
+  }
+  if (s.batch == 0 || plan.qTiles == 0) return Status::Ok();
+  tc::Params p{};
+  p.q = q; p.k = k; p.v = v; p.out = out; p.lse = lse;
+  p.heads = s.heads; p.kvHeads = s.kvHeads; p.groups = groups; p.rank = s.rank;
+  p.qSeq = plan.qSeq; p.kvSeq = plan.kvSeq;
+  p.scaleLog2 = s.scale * 1.4426950408889634f;
+  p.tileRanges = plan.tileRanges; p.entries = plan.entries;
+  p.qOffsets = plan.qOffsets; p.kvOffsets = plan.kvOffsets;
+  p.windows = reinterpret_cast<const int4*>(w.device);
+  for (int a = 0; a < kMaxRank; a++) {
+    p.extent[a] = w.extent[a]; p.offset[a] = w.offset[a];
+    p.dilation[a] = a < s.rank ? s.dilation[a] : 1;
+    p.qTile[a] = plan.qTile[a]; p.kvTile[a] = plan.kvTile[a];
+    p.qTilesPerDim[a] = plan.qTilesPerDim[a]; p.kvTilesPerDim[a] = plan.kvTilesPerDim[a];
+  }
+  p.qTiles = plan.qTiles;
+  p.kvVolume = plan.kvVolume;
+  dim3 grid((unsigned)plan.qTiles, (unsigned)s.heads, (unsigned)(s.batch * groups));
+  switch (elem) {
+    case Elem::BF16: return tc::launchBf16(p, grid, s.headDim, plan.qVolume, rowsPerWarp);
+    case Elem::F16: return tc::launchF16(p, grid, s.headDim, plan.qVolume, rowsPerWarp);
+    case Elem::F32: return tc::launchTf32(p, grid, s.headDim, plan.qVolume);
+  }
+  return Status::Fail("GNA tensor-core forward: unknown element type");
+}
+
+}  // namespace gna

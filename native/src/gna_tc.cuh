@@ -1,0 +1,412 @@
+// Tensor-core GNA forward over token-permuted tensors (spec §5), mma.sync m16n8k16 with float32
+// accumulation (sm_80 and later). One CTA owns one Q tile (BQ permuted tokens, 16 rows per warp)
+// of one (batch*dilation group, head); it walks exactly the KV tiles listed for that Q tile in the
+// host-built plan (kvTileRange boxes classified with classifyTilePair, src/window.ts), in chunks of
+// 64 keys, double-buffered with cp.async. Chunks of tiles flagged dense run unmasked; flagged
+// tiles apply the fine GNA mask from the host window tables. Softmax is online, in base 2.
+#pragma once
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cstdint>
+#include "cuda_util.h"
+#include "gna_native.h"
+
+namespace gna {
+namespace tc {
+
+constexpr int kChunk = 64;       // keys per pipeline step
+constexpr int kCoordBits = 10;   // packed in-tile coordinates: 10 bits per axis
+
+struct Params {
+  const void* q;
+  const void* k;
+  const void* v;
+  float* out;
+  float* lse;
+  int heads, kvHeads, groups, rank;
+  long long qSeq, kvSeq;
+  float scaleLog2;
+  const int* tileRanges;
+  const int* entries;
+  const int* qOffsets;
+  const int* kvOffsets;
+  const int4* windows;
+  int extent[kMaxRank], offset[kMaxRank], dilation[kMaxRank];
+  int qTile[kMaxRank], kvTile[kMaxRank], qTilesPerDim[kMaxRank], kvTilesPerDim[kMaxRank];
+  int qTiles, kvVolume;
+};
+
+template <typename T> struct Mma;
+template <> struct Mma<__nv_bfloat16> {
+  static __device__ inline void run(float* c, const uint32_t* a, uint32_t b0, uint32_t b1) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+        "{%8,%9}, {%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  }
+  static __device__ inline uint32_t pack(float x, float y) {
+    __nv_bfloat162 h = __floats2bfloat162_rn(x, y);
+    return *reinterpret_cast<uint32_t*>(&h);
+  }
+};
+template <> struct Mma<__half> {
+  static __device__ inline void run(float* c, const uint32_t* a, uint32_t b0, uint32_t b1) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+        "{%8,%9}, {%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  }
+  static __device__ inline uint32_t pack(float x, float y) {
+    __half2 h = __floats2half2_rn(x, y);
+    return *reinterpret_cast<uint32_t*>(&h);
+  }
+};
+
+__device__ inline uint32_t smemAddr(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+__device__ inline void cpAsync16(void* dst, const void* src) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(smemAddr(dst)), "l"(src));
+}
+__device__ inline void cpAsyncCommit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N> __device__ inline void cpAsyncWait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+__device__ inline void ldmatrix4(uint32_t* r, const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(smemAddr(p)));
+}
+__device__ inline void ldmatrix4Trans(uint32_t* r, const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(smemAddr(p)));
+}
+
+// Element offset of 16-byte chunk `c` of row `r` in a [rows][D] tile, XOR-swizzled so that the 8
+// rows one ldmatrix phase reads fall in 8 different bank groups.
+template <int D> __device__ inline int swizzled(int r, int c) {
+  constexpr int chunks = D / 8;
+  const int x = chunks >= 8 ? (r & 7) : ((r >> 1) & (chunks - 1));
+  return r * D + ((c ^ x) * 8);
+}
+
+// Copies `rows` rows of D elements (global row stride `stride` elements) into a swizzled tile.
+template <typename T, int D, int THREADS>
+__device__ inline void loadTile(T* dst, const T* src, long long stride, int rows) {
+  constexpr int chunks = D / 8;
+  for (int i = threadIdx.x; i < rows * chunks; i += THREADS) {
+    const int r = i / chunks, c = i % chunks;
+    cpAsync16(dst + swizzled<D>(r, c), src + r * stride + c * 8);
+  }
+}
+
+// In-group coordinates of tile `tile` (row-major over tilesPerDim) times the tile shape.
+__device__ inline void tileOrigin(int tile, const int* tilesPerDim, const int* shape, int rank,
+                                  int* origin) {
+#pragma unroll
+  for (int a = kMaxRank - 1; a >= 0; a--) {
+    if (a >= rank) { origin[a] = 0; continue; }
+    origin[a] = (tile % tilesPerDim[a]) * shape[a];
+    tile /= tilesPerDim[a];
+  }
+}
+
+__device__ inline int unpackCoord(int packed, int a) {
+  return (packed >> (kCoordBits * a)) & ((1 << kCoordBits) - 1);
+}
+
+// MT m16 row tiles per warp: with MT = 2 each K/V fragment read from shared memory feeds two
+// MMAs, halving shared-memory traffic per FLOP; Q fragments are then re-read from shared memory
+// each chunk instead of pinning D/4 registers. MT = 1 keeps Q in registers.
+template <typename T, int D, int BQ, int MT>
+__global__ void __launch_bounds__(BQ * 2 / MT, MT) forwardKernel(Params p) {
+  constexpr int WARPS = BQ / (16 * MT);
+  constexpr int THREADS = WARPS * 32;
+  constexpr int NT = kChunk / 8;   // score n-tiles per chunk
+  constexpr int DT = D / 8;        // output n-tiles
+  constexpr bool kQInRegisters = MT == 1;
+  extern __shared__ __align__(128) unsigned char smem[];
+  T* sQ = reinterpret_cast<T*>(smem);
+  T* sK = sQ + BQ * D;             // two buffers of kChunk x D
+  T* sV = sK + 2 * kChunk * D;
+  int* sKvOff = reinterpret_cast<int*>(sV + 2 * kChunk * D);
+  int2* sWin = reinterpret_cast<int2*>(sKvOff + p.kvVolume);
+
+  const int qTile = blockIdx.x, h = blockIdx.y, bg = blockIdx.z;
+  const int group = bg % p.groups;
+  const int hk = h / (p.heads / p.kvHeads);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int rowBase = warp * 16 * MT;
+  const T* gQ = static_cast<const T*>(p.q) +
+                (((long long)bg * p.qSeq + (long long)qTile * BQ) * p.heads + h) * D;
+  const T* gK = static_cast<const T*>(p.k) + ((long long)bg * p.kvSeq * p.kvHeads + hk) * D;
+  const T* gV = static_cast<const T*>(p.v) + ((long long)bg * p.kvSeq * p.kvHeads + hk) * D;
+  const long long qStride = (long long)p.heads * D, kvStride = (long long)p.kvHeads * D;
+
+  const int first = p.tileRanges[group * p.qTiles + qTile];
+  const int chunksPerTile = p.kvVolume / kChunk;
+  const int total = (p.tileRanges[group * p.qTiles + qTile + 1] - first) * chunksPerTile;
+
+  auto loadChunk = [&](int it, int buf) {
+    const int tile = p.entries[first + it / chunksPerTile] & 0x7fffffff;
+    const long long key = (long long)tile * p.kvVolume + (it % chunksPerTile) * kChunk;
+    loadTile<T, D, THREADS>(sK + buf * kChunk * D, gK + key * kvStride, kvStride, kChunk);
+    loadTile<T, D, THREADS>(sV + buf * kChunk * D, gV + key * kvStride, kvStride, kChunk);
+  };
+
+  loadTile<T, D, THREADS>(sQ, gQ, qStride, BQ);
+  if (total > 0) loadChunk(0, 0);
+  cpAsyncCommit();
+  for (int i = threadIdx.x; i < p.kvVolume; i += THREADS) sKvOff[i] = p.kvOffsets[i];
+
+  // Dilation offsets of this group.
+  int g[kMaxRank];
+  {
+    int rest = group;
+#pragma unroll
+    for (int a = kMaxRank - 1; a >= 0; a--) {
+      g[a] = a < p.rank ? rest % p.dilation[a] : 0;
+      if (a < p.rank) rest /= p.dilation[a];
+    }
+  }
+  // Window {start, length} per Q row and axis, for the fine mask (read only on partial tiles).
+  {
+    int origin[kMaxRank];
+    tileOrigin(qTile, p.qTilesPerDim, p.qTile, p.rank, origin);
+    for (int r = threadIdx.x; r < BQ; r += THREADS) {
+      const int packed = p.qOffsets[r];
+#pragma unroll
+      for (int a = 0; a < kMaxRank; a++) {
+        int2 w = make_int2(0, 1);
+        if (a < p.rank) {
+          const int4 e = p.windows[p.offset[a] + g[a] * p.extent[a] + origin[a] +
+                                   unpackCoord(packed, a)];
+          w = make_int2(e.x, e.y - e.x);
+        }
+        sWin[r * kMaxRank + a] = w;
+      }
+    }
+  }
+
+  float o[MT][DT][4];
+#pragma unroll
+  for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+    for (int i = 0; i < DT; i++) o[mt][i][0] = o[mt][i][1] = o[mt][i][2] = o[mt][i][3] = 0.f;
+  float rowMax[MT][2], rowSum[MT][2];
+#pragma unroll
+  for (int mt = 0; mt < MT; mt++) {
+    rowMax[mt][0] = rowMax[mt][1] = -INFINITY;
+    rowSum[mt][0] = rowSum[mt][1] = 0.f;
+  }
+  uint32_t qf[kQInRegisters ? D / 16 : 1][4];
+  auto qFragment = [&](uint32_t* a, int mt, int kk) {
+    const int r = rowBase + mt * 16 + (lane % 8) + ((lane / 8) % 2) * 8;
+    ldmatrix4(a, sQ + swizzled<D>(r, kk * 2 + lane / 16));
+  };
+
+  for (int it = 0; it < total; it++) {
+    const int buf = it & 1;
+    if (it + 1 < total) {
+      loadChunk(it + 1, buf ^ 1);
+      cpAsyncCommit();
+      cpAsyncWait<1>();
+    } else {
+      cpAsyncWait<0>();
+    }
+    __syncthreads();
+    if (kQInRegisters && it == 0) {
+#pragma unroll
+      for (int kk = 0; kk < (kQInRegisters ? D / 16 : 0); kk++) qFragment(qf[kk], 0, kk);
+    }
+    const T* cK = sK + buf * kChunk * D;
+    const T* cV = sV + buf * kChunk * D;
+
+    float s[MT][NT][4];
+#pragma unroll
+    for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+      for (int i = 0; i < NT; i++) s[mt][i][0] = s[mt][i][1] = s[mt][i][2] = s[mt][i][3] = 0.f;
+#pragma unroll
+    for (int kk = 0; kk < D / 16; kk++) {
+      uint32_t a[MT][4];
+#pragma unroll
+      for (int mt = 0; mt < MT; mt++) {
+        if constexpr (kQInRegisters) {
+#pragma unroll
+          for (int j = 0; j < 4; j++) a[mt][j] = qf[kk][j];
+        } else {
+          qFragment(a[mt], mt, kk);
+        }
+      }
+#pragma unroll
+      for (int np = 0; np < NT / 2; np++) {
+        uint32_t b[4];
+        const int r = np * 16 + (lane % 8) + (lane / 16) * 8;
+        ldmatrix4(b, cK + swizzled<D>(r, kk * 2 + (lane / 8) % 2));
+#pragma unroll
+        for (int mt = 0; mt < MT; mt++) {
+          Mma<T>::run(s[mt][2 * np], a[mt], b[0], b[1]);
+          Mma<T>::run(s[mt][2 * np + 1], a[mt], b[2], b[3]);
+        }
+      }
+    }
+
+    const int entry = p.entries[first + it / chunksPerTile];
+#pragma unroll
+    for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+      for (int i = 0; i < NT; i++)
+#pragma unroll
+        for (int j = 0; j < 4; j++) s[mt][i][j] *= p.scaleLog2;
+    if (entry < 0) {  // partial tile (or KV padding): fine mask
+      int origin[kMaxRank];
+      tileOrigin(entry & 0x7fffffff, p.kvTilesPerDim, p.kvTile, p.rank, origin);
+      const int base = (it % chunksPerTile) * kChunk;
+#pragma unroll
+      for (int i = 0; i < NT; i++) {
+#pragma unroll
+        for (int j = 0; j < 2; j++) {
+          const int packed = sKvOff[base + i * 8 + (lane % 4) * 2 + j];
+          int u[kMaxRank];
+#pragma unroll
+          for (int a = 0; a < kMaxRank; a++) u[a] = origin[a] + unpackCoord(packed, a);
+#pragma unroll
+          for (int mt = 0; mt < MT; mt++) {
+#pragma unroll
+            for (int rr = 0; rr < 2; rr++) {
+              const int2* w = sWin + (rowBase + mt * 16 + lane / 4 + rr * 8) * kMaxRank;
+              bool see = true;
+#pragma unroll
+              for (int a = 0; a < kMaxRank; a++) {
+                if (a < p.rank) see = see && (unsigned)(u[a] - w[a].x) < (unsigned)w[a].y;
+              }
+              if (!see) s[mt][i][2 * rr + j] = -INFINITY;
+            }
+          }
+        }
+      }
+    }
+
+#pragma unroll
+    for (int mt = 0; mt < MT; mt++) {
+#pragma unroll
+      for (int rr = 0; rr < 2; rr++) {
+        float mx = -INFINITY;
+#pragma unroll
+        for (int i = 0; i < NT; i++) mx = fmaxf(mx, fmaxf(s[mt][i][2 * rr], s[mt][i][2 * rr + 1]));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+        const float mNew = fmaxf(rowMax[mt][rr], mx);
+        const float mUse = mNew == -INFINITY ? 0.f : mNew;  // rows with nothing visible yet
+        const float alpha = exp2f(rowMax[mt][rr] - mUse);
+        float sum = 0.f;
+#pragma unroll
+        for (int i = 0; i < NT; i++) {
+          s[mt][i][2 * rr] = exp2f(s[mt][i][2 * rr] - mUse);
+          s[mt][i][2 * rr + 1] = exp2f(s[mt][i][2 * rr + 1] - mUse);
+          sum += s[mt][i][2 * rr] + s[mt][i][2 * rr + 1];
+        }
+        rowSum[mt][rr] = rowSum[mt][rr] * alpha + sum;
+        rowMax[mt][rr] = mNew;
+#pragma unroll
+        for (int i = 0; i < DT; i++) {
+          o[mt][i][2 * rr] *= alpha;
+          o[mt][i][2 * rr + 1] *= alpha;
+        }
+      }
+    }
+
+#pragma unroll
+    for (int kk = 0; kk < kChunk / 16; kk++) {
+      uint32_t a[MT][4];
+#pragma unroll
+      for (int mt = 0; mt < MT; mt++) {
+        a[mt][0] = Mma<T>::pack(s[mt][2 * kk][0], s[mt][2 * kk][1]);
+        a[mt][1] = Mma<T>::pack(s[mt][2 * kk][2], s[mt][2 * kk][3]);
+        a[mt][2] = Mma<T>::pack(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
+        a[mt][3] = Mma<T>::pack(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
+      }
+#pragma unroll
+      for (int np = 0; np < D / 16; np++) {
+        uint32_t b[4];
+        const int r = kk * 16 + (lane % 8) + ((lane / 8) % 2) * 8;
+        ldmatrix4Trans(b, cV + swizzled<D>(r, np * 2 + lane / 16));
+#pragma unroll
+        for (int mt = 0; mt < MT; mt++) {
+          Mma<T>::run(o[mt][2 * np], a[mt], b[0], b[1]);
+          Mma<T>::run(o[mt][2 * np + 1], a[mt], b[2], b[3]);
+        }
+      }
+    }
+    __syncthreads();
+  }
+
+#pragma unroll
+  for (int mt = 0; mt < MT; mt++) {
+#pragma unroll
+    for (int rr = 0; rr < 2; rr++) {
+      float sum = rowSum[mt][rr];
+      sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+      sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+      const float inv = sum > 0.f ? 1.f / sum : 0.f;
+      const long long row = (long long)bg * p.qSeq + (long long)qTile * BQ + rowBase + mt * 16 +
+                            lane / 4 + rr * 8;
+      float* dst = p.out + (row * p.heads + h) * D + (lane % 4) * 2;
+#pragma unroll
+      for (int i = 0; i < DT; i++) {
+        *reinterpret_cast<float2*>(dst + i * 8) = make_float2(o[mt][i][2 * rr] * inv,
+                                                              o[mt][i][2 * rr + 1] * inv);
+      }
+      if (lane % 4 == 0) {
+        // Natural-log LSE of the scaled scores: rowMax is in log2 units.
+        p.lse[row * p.heads + h] = sum > 0.f ? rowMax[mt][rr] * 0.69314718055994531f + logf(sum)
+                                             : -INFINITY;
+      }
+    }
+  }
+}
+
+template <typename T, int D, int BQ, int MT>
+Status launch(const Params& p, dim3 grid) {
+  const size_t smem = (size_t)(BQ * D + 4 * kChunk * D) * sizeof(T) + p.kvVolume * sizeof(int) +
+                      BQ * kMaxRank * sizeof(int2);
+  Status st = cudaStatus(cudaFuncSetAttribute(forwardKernel<T, D, BQ, MT>,
+                                              cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                              (int)smem),
+                         "cudaFuncSetAttribute (GNA tensor-core forward shared memory)");
+  if (!st.ok) return st;
+  forwardKernel<T, D, BQ, MT><<<grid, BQ * 2 / MT, smem>>>(p);
+  return lastLaunchStatus("GNA forward (tensor cores)");
+}
+
+// Dispatch over the instantiated head dims, Q tile volumes and rows per warp (16 or 32; 32 only
+// for 128-token Q tiles) of one element type.
+template <typename T>
+Status launchFor(const Params& p, dim3 grid, int headDim, int qVolume, int rowsPerWarp) {
+  if (qVolume == 64) {
+    if (headDim == 32) return launch<T, 32, 64, 1>(p, grid);
+    if (headDim == 64) return launch<T, 64, 64, 1>(p, grid);
+    if (headDim == 128) return launch<T, 128, 64, 1>(p, grid);
+  } else if (qVolume == 128 && rowsPerWarp == 32) {
+    if (headDim == 32) return launch<T, 32, 128, 2>(p, grid);
+    if (headDim == 64) return launch<T, 64, 128, 2>(p, grid);
+    if (headDim == 128) return launch<T, 128, 128, 2>(p, grid);
+  } else if (qVolume == 128) {
+    if (headDim == 32) return launch<T, 32, 128, 1>(p, grid);
+    if (headDim == 64) return launch<T, 64, 128, 1>(p, grid);
+    if (headDim == 128) return launch<T, 128, 128, 1>(p, grid);
+  }
+  return Status::Fail("GNA tensor-core forward: no kernel for headDim " + std::to_string(headDim) +
+                      " with a Q tile of " + std::to_string(qVolume) + " tokens");
+}
+
+Status launchBf16(const Params& p, dim3 grid, int headDim, int qVolume, int rowsPerWarp);
+Status launchF16(const Params& p, dim3 grid, int headDim, int qVolume, int rowsPerWarp);
+Status launchTf32(const Params& p, dim3 grid, int headDim, int qVolume);
+
+}  // namespace tc
+}  // namespace gna
