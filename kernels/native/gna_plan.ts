@@ -11,11 +11,13 @@
 import { GnaProblem, axisWindow } from '../../src/params';
 import { AxisWindow, Interval, classifyTilePair, inverseNeighborhood, kvTileRange, windowEnd,
          windowStart } from '../../src/window';
+import { TFJS_GNA_TILE_VOLUMES } from '../../src/simulator/tile_configs';
 import { NativeAddon, PlanDesc, PermuteGeometryDesc } from './addon';
 
 /** Rows of one Q tile the kernels support (16 rows per warp), and KV tiles (64-key chunks). */
-export const Q_TILE_VOLUMES = [128, 64];
-export const KV_TILE_VOLUMES = [128, 64];
+// The tile volumes the simulator's table lists for this kernel (one source of truth).
+const Q_TILE_VOLUMES = TFJS_GNA_TILE_VOLUMES;
+const KV_TILE_VOLUMES = TFJS_GNA_TILE_VOLUMES;
 /** Relative cost of a masked tile visit against an unmasked one (mask arithmetic). */
 const MASKED_VISIT_COST = 1.15;
 

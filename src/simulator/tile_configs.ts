@@ -33,6 +33,24 @@ function entries(backend: TileBackend, pass: TileConfig['pass'], list: Entry[]):
 
 const SMALL = [32, 64];
 
+/** Tile volumes (tokens) of this project's tensor-core forward, for queries and for keys. */
+export const TFJS_GNA_TILE_VOLUMES = [128, 64];
+
+/**
+ * Power-of-two tile shapes of `volume` tokens over `rank` dims, each dim at least 2 and at most
+ * 64 (wider tiles only pad real layouts), for the tables; kernels fit them to the grid.
+ */
+export function powerOfTwoTiles(rank: number, volume: number): number[][] {
+  if (rank === 1) return [[volume]];
+  const out: number[][] = [];
+  for (let t = 2; t <= Math.min(64, volume / 2 ** (rank - 1)); t *= 2) {
+    for (const rest of powerOfTwoTiles(rank - 1, volume / t)) {
+      if (rest.every((r) => r >= 2 && r <= 64)) out.push([t, ...rest]);
+    }
+  }
+  return out;
+}
+
 /** Blackwell backward: every pair of the 2-D shapes (16,8) and (8,16). */
 const blackwellBackward2d: Entry[] = [[16, 8], [8, 16]].flatMap((q) =>
   [[16, 8], [8, 16]].map((kv): Entry => [q, kv]));
@@ -66,13 +84,15 @@ export const TILE_CONFIGS: readonly TileConfig[] = [
     [[64], [64]], [[8, 8], [8, 8]], [[4, 16], [4, 16]], [[4, 16], [8, 8]],
     [[4, 4, 4], [4, 4, 4]], [[2, 4, 8], [2, 4, 8]], [[2, 4, 8], [4, 4, 4]],
   ]),
-  // This project: 128-token tiles (the layout the performance anchors measure), until the
-  // kernels register their own lists here.
-  ...entries('tfjs-gna', 'forward', [
-    [[128], [128], undefined, true],
-    [[16, 8], [16, 8], undefined, true], [[8, 16], [8, 16]],
-    [[2, 8, 8], [2, 8, 8], undefined, true], [[4, 4, 8], [4, 4, 8]], [[2, 4, 16], [2, 4, 16]],
-  ]),
+  // This project's CUDA tensor-core forward (kernels/native): power-of-two Q and KV tiles of 64
+  // or 128 tokens; the kernel picks per problem by the same visit count as the simulator. Listed:
+  // KV tiles nested in the Q tile (the block-sparse candidates), which keeps searches fast.
+  ...[1, 2, 3].flatMap((rank) => {
+    const shapes = TFJS_GNA_TILE_VOLUMES.flatMap((v) => powerOfTwoTiles(rank, v));
+    return entries('tfjs-gna', 'forward', shapes.flatMap((q) => shapes
+      .filter((kv) => kv.every((t, i) => t <= q[i]))
+      .map((kv): Entry => [q, kv])));
+  }),
 ];
 
 export interface TileConfigQuery {
