@@ -24,6 +24,7 @@ export * as windowMath from './window';
 export { permuteLayout, permuteGatherMap, PermuteLayout } from './layout';
 export { attendedPairs, gnaFlops, denseFlops } from './flops';
 export * from './simulator';
+export { registerWebGPUBackendWithSubgroups, setGnaWebGPUSubgroups } from '../kernels/webgpu/subgroups';
 
 declare module '@tensorflow/tfjs-core' {
   export function gna(q: Tensor, k: Tensor, v: Tensor, options: GnaOptions & {returnLse: true}): GnaResult;

@@ -1,39 +1,91 @@
 /**
  * One FLUX single-stream block and one HunyuanVideo dual-stream block at real widths (24 heads ×
- * 128), dense against GNA (the paper presets rescaled to the grid), on any tfjs backend. Reports
- * the attention share f of the dense block, the attention and block speedups, and the block
- * speedup that Amdahl's law predicts from f and (a) the measured attention speedup, (b) the tile
- * simulator's speedup (src/simulator `simulate`, e2eSpeedup with attentionShare = f). A second
- * part times a stack of FLUX single-stream blocks with per-layer token permutation against
- * permute-once. Prints a table and one JSON line.
+ * 128), dense against GNA, on any tfjs backend. Prints four tables and one JSON line:
+ *  1. blocks: dense and GNA block time, the attention inside them timed alone on the same
+ *     q/k/v, the rest of the block (block − attention, which must agree between the two), the
+ *     attention share f of the dense block, the attention and block speedups, the block speedup
+ *     Amdahl's law predicts from f and the measured attention speedup, and the tile simulator's
+ *     op and end-to-end estimates (src/simulator `simulate`, attentionShare = f);
+ *  2. where the GNA joint attention's time goes: the gna op on the visual grid alone, the same
+ *     op with the valid text as additional KV (dense part + LSE merge), the text queries' dense
+ *     attention, the slicing and joining left over, and one token-permute pass;
+ *  3. permute once: a stack of FLUX single-stream blocks with the op's per-layer permutation
+ *     against hidden states kept tiled through the stack.
+ * On `cuda` only GNA and token permutation are native (matMul and the rest fall back to the
+ * CPU), so there it times the native gna op on the visual grid against the same kernel with a
+ * whole-grid window (= dense attention) and skips blocks, text and the permute stack.
  *
- *   node dist/bench/models/bench.js [--backend cpu|webgpu|cuda] [--grid 16x16] [--grid 2x8x8]
- *     [--text N] [--heads N] [--reps N] [--layers N] [--no-permute]
- * A 2-D --grid sets the FLUX grid, a 3-D one the HunyuanVideo grid. On `cuda` only the GNA and
- * token permute kernels are native: matMul and the dense baseline fall back to the CPU backend,
- * so the block comparison is meaningful on `cpu` and `webgpu`.
+ *   node dist/bench/models/bench.js [--backend cpu|webgpu|cuda] [--quick] [--heads N]
+ *     [--reps N] [--layers N] [--target-ms N] [--no-permute]
+ * Defaults: GPUs get the cases below at 24 heads; `cpu` and `--quick` small grids (add
+ * `--heads 2` on the CPU). Each time is per call: warm-up calls (compilation) excluded, then
+ * the median of `reps` batches of calls queued back to back, a batch closed by reading one value
+ * of its last output (the queue runs in order) or, on `cuda`, by a device synchronize; the
+ * batches of the things compared (dense and GNA, say) alternate.
  */
 import * as tf from '@tensorflow/tfjs';
 import '../../src';
+import { gna } from '../../src/ops/gna';
+import { tokenPermute } from '../../src/ops/token_permute';
 import { simulate } from '../../src/simulator';
-import { tokenPermute, tokenUnpermute } from '../../src/ops/token_permute';
 import {
-  DenseJointAttention, disposeRopeTable, DoubleStreamAttention, FLUX_DEV, FluxDims, fluxRope,
-  fluxSingleSpecs, fluxSingleStream, GnaJointAttention, HUNYUAN_VIDEO,
+  DenseJointAttention, denseAttentionOutput, disposeRopeTable, DoubleStreamAttention, FLUX_DEV,
+  FluxDims, fluxRope, fluxSingleSpecs, fluxSingleStream, GnaJointAttention, GnaWindow,
   hunyuanDoubleSpecs, hunyuanDoubleStream, hunyuanRope, JointAttention, JointLayout,
-  presetOptions, randomParams, SingleStreamBlock, splitJoint, joinJoint, TiledTokens,
+  randomParams, SingleStreamBlock, TiledTokens,
 } from '../../models';
-import { medianMs, printJson, printTable, Row } from '../common/table';
+import { printJson, printTable, Row } from '../common/table';
+
+/**
+ * A reduced grid with a window and stride that stay perfectly block-sparse for the simulator's
+ * tiles, as the paper's settings are for NATTEN's (models.md §5.3). Base-size rescaling of the
+ * paper presets (`presetOptions(name, grid)`) is not used here: on small grids it lands on
+ * strides no tile divides (FLUX 64×64: window 20, stride 4) or on stride-1-like windows.
+ */
+interface Case {
+  model: 'flux' | 'hunyuan';
+  title: string;
+  grid: number[];
+  text: number;
+  /** Valid text tokens (HunyuanVideo's mask: a prompt fills part of the 256 slots). */
+  validText?: number;
+  window: number[];
+  stride: number[];
+  /** Simulator tiles: the Q tile divides the stride, the KV tile the window. */
+  qTile: number[];
+  kvTile: number[];
+}
+
+/**
+ * FLUX-1K (1024², 64×64 tokens + 512 text): window 32×32, stride 16×16 with 8×8 tiles, perfectly
+ * block-sparse like the paper's 4K 80×80 / 16×16 on 256×256 with NATTEN's 16×8 tiles (75%
+ * sparse instead of 90%; 16×8 tiles would not do here: the windows of stride group 1 start at
+ * row 8). HunyuanVideo reduced to 8×24×40 (+ 256 text, 192 valid): window 8×12×12, stride 8×4×4
+ * with 4×4×4 tiles (85% sparse; the paper: 18×24×24 / 16×8×8 on 30×48×80 with 2×8×8 tiles, 91%).
+ * Both are cases of bench/webgpu, so the op timings can be checked against it.
+ */
+const GPU_CASES: Case[] = [
+  { model: 'flux', title: 'FLUX single-stream', grid: [64, 64], text: 512, window: [32, 32],
+    stride: [16, 16], qTile: [8, 8], kvTile: [8, 8] },
+  { model: 'hunyuan', title: 'HunyuanVideo dual-stream', grid: [8, 24, 40], text: 256,
+    validText: 192, window: [8, 12, 12], stride: [8, 4, 4], qTile: [4, 4, 4], kvTile: [4, 4, 4] },
+];
+
+/** The same shapes of setting, small enough for the CPU backend and SwiftShader. */
+const SMALL_CASES: Case[] = [
+  { model: 'flux', title: 'FLUX single-stream', grid: [8, 8], text: 16, window: [4, 4],
+    stride: [4, 4], qTile: [2, 2], kvTile: [2, 2] },
+  { model: 'hunyuan', title: 'HunyuanVideo dual-stream', grid: [2, 4, 8], text: 16, validText: 12,
+    window: [2, 2, 4], stride: [2, 2, 4], qTile: [2, 2, 2], kvTile: [2, 2, 2] },
+];
 
 interface Args {
   backend: string;
-  fluxGrid: number[];
-  hunyuanGrid: number[];
-  fluxText: number;
-  hunyuanText: number;
+  quick: boolean;
   heads: number;
   reps: number;
   layers: number;
+  targetMs: number;
   permute: boolean;
 }
 
@@ -47,34 +99,31 @@ function parseArgs(argv: string[]): Args {
     if (!Number.isInteger(n) || n < 1) throw new Error(`bench/models: ${name}=${s} must be a positive integer`);
     return n;
   };
-  const args: Args = { backend: 'cpu', fluxGrid: [], hunyuanGrid: [], fluxText: 0, hunyuanText: 0,
-    heads: 24, reps: 3, layers: 2, permute: true };
-  let text: number | undefined;
+  const args: Args = { backend: 'cpu', quick: false, heads: 24, reps: 5, layers: 4, targetMs: 200,
+    permute: true };
   for (let i = 2; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--backend') args.backend = value(i++);
-    else if (a === '--grid') {
-      const g = value(i++).split('x').map((s) => positive(s, '--grid'));
-      if (g.length === 2) args.fluxGrid = g;
-      else if (g.length === 3) args.hunyuanGrid = g;
-      else throw new Error(`bench/models: --grid ${g.join('x')} must be HxW (FLUX) or TxHxW (Hunyuan)`);
-    } else if (a === '--text') text = positive(value(i++), '--text');
+    else if (a === '--quick') args.quick = true;
     else if (a === '--heads') args.heads = positive(value(i++), '--heads');
     else if (a === '--reps') args.reps = positive(value(i++), '--reps');
     else if (a === '--layers') args.layers = positive(value(i++), '--layers');
+    else if (a === '--target-ms') args.targetMs = positive(value(i++), '--target-ms');
     else if (a === '--no-permute') args.permute = false;
     else throw new Error(`bench/models: unknown argument ${a}`);
   }
-  // The CPU backend runs ~1 GFLOP/s: small grids and short text there; GPUs get 1024² FLUX.
-  const cpu = args.backend === 'cpu';
-  if (args.fluxGrid.length === 0) args.fluxGrid = cpu ? [8, 8] : [64, 64];
-  if (args.hunyuanGrid.length === 0) args.hunyuanGrid = cpu ? [2, 4, 8] : [6, 16, 24];
-  args.fluxText = text ?? (cpu ? 16 : 512);
-  args.hunyuanText = text ?? (cpu ? 16 : 256);
   return args;
 }
 
-async function useBackend(name: string) {
+type Sync = (out: tf.Tensor[]) => Promise<void>;
+
+async function useBackend(name: string): Promise<Sync> {
+  let sync: Sync = async (out) => {
+    // One value of the last output: the queue runs in order, so everything before it is done.
+    const one = tf.tidy(() => tf.slice(tf.reshape(out[out.length - 1], [-1]), [0], [1]));
+    await one.data();
+    tf.dispose([one, ...out]);
+  };
   if (name === 'webgpu') {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     require('../webgpu/dawn_node').installDawn();
@@ -83,38 +132,44 @@ async function useBackend(name: string) {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const { cudaRegistration } = require('../../kernels/native');
     if (!cudaRegistration.registered) throw new Error(`cuda backend: ${cudaRegistration.reason}`);
-    console.error('bench/models: on cuda, matMul and the dense baseline run through the CPU ' +
-      'fallback; only GNA is native');
+    sync = async (out) => {
+      (tf.backend() as unknown as { addon: { synchronize(): void } }).addon.synchronize();
+      tf.dispose(out);
+    };
   }
   if (!(await tf.setBackend(name))) throw new Error(`tf.setBackend('${name}') failed`);
+  return sync;
 }
 
-/** Median ms of `fn`, waiting for the result's data so GPU work is included. */
-async function time(fn: () => tf.Tensor | tf.Tensor[], reps: number): Promise<number> {
-  return medianMs(async () => {
+type Call = () => tf.Tensor | tf.Tensor[];
+
+/**
+ * Milliseconds per call of each of `fns` (see the file comment). Their batches alternate, so
+ * that drift (clocks, other load, buffer pools) touches all of them alike.
+ */
+async function timePerCall(fns: Call[], sync: Sync, args: Args): Promise<number[]> {
+  const run = (fn: Call) => {
     const out = fn();
-    const list = Array.isArray(out) ? out : [out];
-    await Promise.all(list.map((t) => t.data()));
-    tf.dispose(list);
-  }, reps);
-}
-
-/** Tile shapes for the simulator: NATTEN's Hopper choices for the paper cases (models.md §5.3). */
-function tilesFor(grid: number[]): { qTile: number[]; kvTile: number[] } {
-  const tile = grid.length === 2 ? [16, 8] : [2, 8, 8];
-  const fit = tile.map((t, i) => Math.min(t, grid[i]));
-  return { qTile: fit, kvTile: fit };
-}
-
-interface BlockCase {
-  model: string;
-  preset: 'flux4k' | 'hunyuanVideo';
-  grid: number[];
-  text: number;
-  block: SingleStreamBlock | DoubleStreamAttention;
-  run(): tf.Tensor | tf.Tensor[];
-  layout: JointLayout;
-  dispose(): void;
+    return Array.isArray(out) ? out : [out];
+  };
+  const calls: number[] = [];
+  for (const fn of fns) {
+    await sync(run(fn));
+    const t0 = performance.now();
+    await sync(run(fn));
+    const estimate = Math.max(performance.now() - t0, 0.05);
+    calls.push(Math.max(1, Math.min(20, Math.round(args.targetMs / estimate))));
+  }
+  const batches: number[][] = fns.map(() => []);
+  for (let b = 0; b < args.reps; b++) {
+    for (let f = 0; f < fns.length; f++) {
+      const t0 = performance.now();
+      for (let i = 0; i < calls[f] - 1; i++) tf.dispose(run(fns[f]));
+      await sync(run(fns[f]));
+      batches[f].push((performance.now() - t0) / calls[f]);
+    }
+  }
+  return batches.map((times) => times.sort((x, y) => x - y)[Math.floor(times.length / 2)]);
 }
 
 function dims(base: FluxDims, heads: number): FluxDims {
@@ -122,158 +177,196 @@ function dims(base: FluxDims, heads: number): FluxDims {
   return { ...base, heads, hidden, mlpHidden: 4 * hidden };
 }
 
-function fluxCase(args: Args): BlockCase {
-  const d = dims(FLUX_DEV, args.heads);
-  const grid = args.fluxGrid;
-  const text = args.fluxText;
-  const n = grid[0] * grid[1];
-  const block = fluxSingleStream(randomParams(fluxSingleSpecs(0, d), 1), d);
-  const x = tf.randomNormal([1, text + n, d.hidden], 0, 1, 'float32', 2);
-  const vec = tf.randomNormal([1, d.hidden], 0, 1, 'float32', 3);
-  const rope = fluxRope(grid, text, d);
-  return {
-    model: 'FLUX single-stream', preset: 'flux4k', grid, text, block,
-    layout: { grid, textTokens: text, order: 'textFirst' },
-    run: () => block.apply(x, text, { vec, rope, grid }),
-    dispose: () => { tf.dispose([x, vec]); disposeRopeTable(rope); block.dispose(); },
-  };
+const product = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
+
+function windowOf(c: Case): GnaWindow {
+  return { windowSize: c.window, stride: c.stride };
 }
 
-function hunyuanCase(args: Args): BlockCase {
-  const d = dims(HUNYUAN_VIDEO, args.heads);
-  const grid = args.hunyuanGrid;
-  const text = args.hunyuanText;
-  const n = grid.reduce((a, b) => a * b, 1);
+function layoutOf(c: Case): JointLayout {
+  return c.model === 'flux' ? { grid: c.grid, textTokens: c.text, order: 'textFirst' }
+    : { grid: c.grid, textTokens: c.text, order: 'visualFirst', validText: [c.validText ?? c.text] };
+}
+
+function simulated(c: Case, attentionShare?: number) {
+  return simulate({ shape: c.grid, windowSize: c.window, stride: c.stride, qTile: c.qTile,
+    kvTile: c.kvTile, attentionShare });
+}
+
+/** The block of a case with random weights, and a call running it on random inputs. */
+function blockOf(c: Case, d: FluxDims): { block: SingleStreamBlock | DoubleStreamAttention;
+                                          run: () => tf.Tensor[]; dispose: () => void } {
+  const n = product(c.grid);
+  const vec = tf.randomNormal([1, d.hidden], 0, 1, 'float32', 3);
+  if (c.model === 'flux') {
+    const block = fluxSingleStream(randomParams(fluxSingleSpecs(0, d), 1), d);
+    const x = tf.randomNormal([1, c.text + n, d.hidden], 0, 1, 'float32', 2);
+    const rope = fluxRope(c.grid, c.text, d);
+    return { block, run: () => [block.apply(x, c.text, { vec, rope, grid: c.grid })],
+      dispose: () => { tf.dispose([x, vec]); disposeRopeTable(rope); block.dispose(); } };
+  }
   const block = hunyuanDoubleStream(randomParams(hunyuanDoubleSpecs(0, d), 4), d);
   const img = tf.randomNormal([1, n, d.hidden], 0, 1, 'float32', 5);
-  const txt = tf.randomNormal([1, text, d.hidden], 0, 1, 'float32', 6);
-  const vec = tf.randomNormal([1, d.hidden], 0, 1, 'float32', 7);
-  const rope = hunyuanRope(grid, d);
-  // A realistic prompt fills part of the 256 text slots; mask the rest as padding.
-  const validText = [Math.max(1, Math.floor(text * 0.75))];
-  return {
-    model: 'HunyuanVideo dual-stream', preset: 'hunyuanVideo', grid, text, block,
-    layout: { grid, textTokens: text, order: 'visualFirst', validText },
-    run: () => {
-      const r = (block as DoubleStreamAttention).apply(img, txt, { vec, rope, grid, validText });
-      return [r.img, r.txt];
-    },
-    dispose: () => { tf.dispose([img, txt, vec]); disposeRopeTable(rope); block.dispose(); },
-  };
+  const txt = tf.randomNormal([1, c.text, d.hidden], 0, 1, 'float32', 6);
+  const rope = hunyuanRope(c.grid, d);
+  const validText = layoutOf(c).validText;
+  return { block, run: () => {
+    const r = block.apply(img, txt, { vec, rope, grid: c.grid, validText });
+    return [r.img, r.txt];
+  }, dispose: () => { tf.dispose([img, txt, vec]); disposeRopeTable(rope); block.dispose(); } };
 }
 
-async function measureBlock(c: BlockCase, heads: number, reps: number): Promise<Row> {
-  const options = presetOptions(c.preset, c.grid);
-  const tokens = c.grid.reduce((a, b) => a * b, 1) + c.text;
-  const [q, k, v] = [8, 9, 10].map((s) => tf.randomNormal([1, tokens, heads, 128], 0, 1, 'float32', s));
+/** Block table row and attention breakdown row of one case. */
+async function measureCase(c: Case, args: Args, sync: Sync): Promise<[Row, Row]> {
+  const d = dims(FLUX_DEV, args.heads);
+  const layout = layoutOf(c);
+  const n = product(c.grid);
+  const valid = c.validText ?? c.text;
+  const scale = 1 / Math.sqrt(d.headDim);
+  const time = async (fn: Call) => (await timePerCall([fn], sync, args))[0];
+  // The attention alone, on q/k/v of the block's shape (the same work as inside the block).
+  const [q, k, v] = [8, 9, 10].map((s) => tf.randomNormal([1, n + c.text, args.heads, d.headDim],
+    0, 1, 'float32', s));
   const dense = new DenseJointAttention();
-  const sparse = new GnaJointAttention(options);
-  const scale = 1 / Math.sqrt(128);
-  const denseAttn = await time(() => dense.attend(q, k, v, c.layout, scale), reps);
-  const gnaAttn = await time(() => sparse.attend(q, k, v, c.layout, scale), reps);
-  tf.dispose([q, k, v]);
-  c.block.selfAttention = dense;
-  const denseBlock = await time(() => c.run(), reps);
-  c.block.selfAttention = sparse;
-  const gnaBlock = await time(() => c.run(), reps);
+  const sparse = new GnaJointAttention(windowOf(c));
+  const [denseAttn, gnaAttn] = await timePerCall([() => dense.attend(q, k, v, layout, scale),
+    () => sparse.attend(q, k, v, layout, scale)], sync, args);
+  // Its parts, on separate tensors so that no slicing is timed twice.
+  const visStart = layout.order === 'textFirst' ? c.text : 0;
+  const txtStart = layout.order === 'textFirst' ? 0 : n;
+  const part = (t: tf.Tensor, start: number, count: number, shape?: number[]) => tf.tidy(() => {
+    const s = tf.slice(t, [0, start], [-1, count]);
+    return shape === undefined ? s : tf.reshape(s, shape);
+  });
+  const gridShape = [1, ...c.grid, args.heads, d.headDim];
+  const [qv, kv, vv] = [q, k, v].map((t) => part(t, visStart, n, gridShape));
+  const qt = part(q, txtStart, c.text);
+  const [kt, vt] = [k, v].map((t) => part(t, txtStart, valid));
+  const [kAll, vAll] = layout.order === 'visualFirst'
+    ? [k, v].map((t) => part(t, 0, n + valid)) : [k.clone(), v.clone()];
+  const options = { ...windowOf(c), scale };
+  const opAlone = await time(() => gna(qv, kv, vv, options));
+  const opWithText = await time(() => gna(qv, kv, vv, { ...options, additionalKeys: kt,
+    additionalValues: vt }));
+  const textQueries = await time(() => denseAttentionOutput(qt, kAll, vAll, scale));
+  const permutePass = await time(() => tokenPermute(qv, { tileShape: c.qTile }));
+  tf.dispose([q, k, v, qv, kv, vv, qt, kt, vt, kAll, vAll]);
+
+  const b = blockOf(c, d);
+  const runWith = (site: JointAttention) => () => {
+    b.block.selfAttention = site;
+    return b.run();
+  };
+  const [denseBlock, gnaBlock] = await timePerCall([runWith(dense), runWith(sparse)], sync, args);
+  b.dispose();
+
   const f = Math.min(denseAttn / denseBlock, 1);
   const attnSpeedup = denseAttn / gnaAttn;
-  const sim = simulate({ shape: c.grid, windowSize: options.windowSize, stride: options.stride,
-    ...tilesFor(c.grid), attentionShare: f });
-  return {
-    block: c.model, grid: c.grid.join('x'), text: c.text,
-    window: (options.windowSize as number[]).join('x'), stride: (options.stride as number[]).join('x'),
-    'dense blk ms': denseBlock, 'gna blk ms': gnaBlock, 'dense attn ms': denseAttn,
-    'gna attn ms': gnaAttn, 'attn share': f, 'attn speedup': attnSpeedup,
-    'blk speedup': denseBlock / gnaBlock,
-    'amdahl(meas)': 1 / ((1 - f) + f / attnSpeedup),
-    'sim op': sim.simulatedSpeedup, 'sim e2e': sim.e2eSpeedup as number,
+  const sim = simulated(c, f);
+  const head = { block: c.title, grid: c.grid.join('x'), text: c.model === 'flux' ? c.text
+    : `${valid}/${c.text}`, window: c.window.join('x'), stride: c.stride.join('x') };
+  const blockRow: Row = {
+    ...head, 'dense blk ms': denseBlock, 'gna blk ms': gnaBlock, 'dense attn ms': denseAttn,
+    'gna attn ms': gnaAttn, 'rest ms (dense)': denseBlock - denseAttn,
+    'rest ms (gna)': gnaBlock - gnaAttn, 'attn share': f, 'attn speedup': attnSpeedup,
+    'blk speedup': denseBlock / gnaBlock, 'amdahl(meas)': 1 / ((1 - f) + f / attnSpeedup),
+    'flop bound': sim.flopSpeedup, 'sim op': sim.simulatedSpeedup,
+    'sim e2e': sim.e2eSpeedup as number, 'block sparse': String(sim.perfectlyBlockSparse.overall),
   };
+  const breakdownRow: Row = {
+    block: c.title, 'gna op ms': opAlone, '+ text kv ms': opWithText - opAlone,
+    'text queries ms': textQueries, 'slice/join ms': gnaAttn - opWithText - textQueries,
+    'gna attn ms': gnaAttn, 'permute pass ms': permutePass,
+  };
+  return [blockRow, breakdownRow];
 }
 
 /**
- * GNA as a model would call a kernel that wants the tiled layout, every layer: permute the
- * visual q/k/v, attend, un-permute the output (models.md §5.2, gna-semantics §4).
+ * `cuda`: the native gna op over the visual grid against the same kernel with a whole-grid
+ * window, which is dense attention (spec: a window covering the grid is self-attention).
  */
-class PerLayerPermutedGna implements JointAttention {
-  readonly kind = 'gna-per-layer-permute';
-
-  constructor(private readonly inner: GnaJointAttention, private readonly tileShape: number[]) {}
-
-  attend(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, layout: JointLayout, scale: number): tf.Tensor {
-    return tf.tidy(() => {
-      const tiled = [q, k, v].map((t) => {
-        const { visual, text } = splitJoint(t, layout);
-        const [b, , h, e] = visual.shape;
-        const p = tokenPermute(tf.reshape(visual, [b, ...layout.grid, h, e]), { tileShape: this.tileShape });
-        return joinJoint(p, text, layout);
-      });
-      const out = this.inner.attend(tiled[0], tiled[1], tiled[2], { ...layout, tileShape: this.tileShape }, scale);
-      const { visual, text } = splitJoint(out, layout);
-      const natural = tokenUnpermute(visual, { tileShape: this.tileShape, shape: layout.grid });
-      return joinJoint(tf.reshape(natural, visual.shape), text, layout);
-    });
-  }
+async function measureCaseCuda(c: Case, args: Args, sync: Sync): Promise<Row> {
+  const shape = [1, ...c.grid, args.heads, 128];
+  const [q, k, v] = [8, 9, 10].map((s) => tf.randomNormal(shape, 0, 1, 'float32', s));
+  const [denseMs, gnaMs] = await timePerCall([() => gna(q, k, v, { windowSize: c.grid }),
+    () => gna(q, k, v, windowOf(c))], sync, args);
+  tf.dispose([q, k, v]);
+  const sim = simulated(c);
+  return { block: c.title, grid: c.grid.join('x'), window: c.window.join('x'),
+    stride: c.stride.join('x'), 'full-window ms': denseMs, 'gna op ms': gnaMs,
+    'op speedup': denseMs / gnaMs, 'flop bound': sim.flopSpeedup, 'sim op': sim.simulatedSpeedup };
 }
 
-async function measurePermute(args: Args): Promise<Row[]> {
+/**
+ * A stack of FLUX single-stream blocks (one set of weights shared by every layer) in the
+ * natural layout, where the gna op permutes per layer inside (q/k/v in, output and LSE out on
+ * webgpu and on cuda's tensor-core path; the CPU kernel needs none), against hidden states
+ * tiled once per forward, where each attention site converts its q/k/v back and its output in
+ * again (`gnaOnTiledTokens`: the op takes only the natural layout).
+ */
+async function measurePermute(c: Case, args: Args, sync: Sync): Promise<Row[]> {
   const d = dims(FLUX_DEV, args.heads);
-  const grid = args.fluxGrid;
-  const text = args.fluxText;
-  const tileShape = tilesFor(grid).qTile.map((t, i) => (grid[i] % t === 0 ? t : 1));
-  const options = presetOptions('flux4k', grid);
-  const blocks = Array.from({ length: args.layers }, (_, i) =>
-    fluxSingleStream(randomParams(fluxSingleSpecs(i, d), 20 + i), d));
-  const x = tf.randomNormal([1, text + grid[0] * grid[1], d.hidden], 0, 1, 'float32', 30);
+  const { grid, text } = c;
+  const block = fluxSingleStream(randomParams(fluxSingleSpecs(0, d), 20), d);
+  const x = tf.randomNormal([1, text + product(grid), d.hidden], 0, 1, 'float32', 30);
   const vec = tf.randomNormal([1, d.hidden], 0, 1, 'float32', 31);
   const rope = fluxRope(grid, text, d);
-  const tiles = new TiledTokens(grid, tileShape);
+  const tiles = new TiledTokens(grid, c.qTile);
   const tiledRope = tiles.permuteRopeTable(rope, text);
-  const gnaNatural = new GnaJointAttention(options);
-  const stack = (attention: JointAttention, once: boolean) => () => tf.tidy(() => {
-    for (const b of blocks) b.selfAttention = attention;
+  block.selfAttention = new GnaJointAttention(windowOf(c));
+  const stack = (once: boolean) => () => tf.tidy(() => {
     let h = once ? tiles.enterJoint(x, text, 'textFirst') : x;
-    for (const b of blocks) {
-      h = b.apply(h, text, once ? { vec, rope: tiledRope, grid, tileShape } : { vec, rope, grid });
+    for (let i = 0; i < args.layers; i++) {
+      h = block.apply(h, text, once ? { vec, rope: tiledRope, grid, tileShape: c.qTile }
+        : { vec, rope, grid });
     }
     return once ? tiles.exitJoint(h, text, 'textFirst') : h;
   });
-  const permuteMs = await time(() => tiles.enterJoint(x, text, 'textFirst'), args.reps);
-  const modes: Array<[string, () => tf.Tensor]> = [
-    ['natural layout (no permutation)', stack(gnaNatural, false)],
-    ['permute q/k/v + unpermute o per layer', stack(new PerLayerPermutedGna(gnaNatural, tileShape), false)],
-    ['permute once per forward', stack(gnaNatural, true)],
+  const [natural, once, enter] = await timePerCall([stack(false), stack(true),
+    () => tiles.enterJoint(x, text, 'textFirst')], sync, args);
+  const tile = c.qTile.join('x');
+  const rows: Row[] = [
+    { mode: 'natural layout (the op permutes per layer inside)', layers: args.layers, tile, ms: natural },
+    { mode: 'permute once per forward (+4 conversions per layer)', layers: args.layers, tile, ms: once },
+    { mode: 'one hidden-state permute [1, L, C]', layers: 0, tile, ms: enter },
   ];
-  const rows: Row[] = [];
-  for (const [mode, fn] of modes) {
-    rows.push({ mode, layers: args.layers, tile: tileShape.join('x'), 'stack ms': await time(fn, args.reps) });
-  }
-  rows.push({ mode: 'one hidden-state permute [1, L, C]', layers: 0, tile: tileShape.join('x'),
-    'stack ms': permuteMs });
   tf.dispose([x, vec]);
   [rope, tiledRope].forEach(disposeRopeTable);
-  blocks.forEach((b) => b.dispose());
+  block.dispose();
   return rows;
 }
 
 async function main() {
   const args = parseArgs(process.argv);
-  await useBackend(args.backend);
-  const rows: Row[] = [];
-  for (const make of [fluxCase, hunyuanCase]) {
-    const c = make(args);
-    rows.push(await measureBlock(c, args.heads, args.reps));
-    c.dispose();
+  const sync = await useBackend(args.backend);
+  const cases = args.quick || args.backend === 'cpu' ? SMALL_CASES : GPU_CASES;
+  const meta = { backend: tf.getBackend(), heads: args.heads, headDim: 128, reps: args.reps,
+    e2eFrom: 'src/simulator simulate().e2eSpeedup with attentionShare = measured share' };
+  if (args.backend === 'cuda') {
+    console.log('cuda: blocks, text attention and the permute stack skipped (matMul and dense ' +
+      'attention fall back to the CPU); native gna op against a whole-grid window only.');
+    const rows: Row[] = [];
+    for (const c of cases) rows.push(await measureCaseCuda(c, args, sync));
+    printTable(rows);
+    printJson('models', meta, rows);
+    return;
   }
-  printTable(rows);
-  const permuteRows = args.permute ? await measurePermute(args) : [];
-  if (permuteRows.length > 0) {
+  const blocks: Row[] = [];
+  const breakdown: Row[] = [];
+  for (const c of cases) {
+    const [b, p] = await measureCase(c, args, sync);
+    blocks.push(b);
+    breakdown.push(p);
+  }
+  printTable(blocks);
+  console.log('');
+  printTable(breakdown);
+  const permute = args.permute ? await measurePermute(cases[0], args, sync) : [];
+  if (permute.length > 0) {
     console.log('');
-    printTable(permuteRows);
+    printTable(permute);
   }
-  printJson('models', { backend: tf.getBackend(), heads: args.heads, headDim: 128,
-    reps: args.reps, e2eFrom: 'src/simulator simulate().e2eSpeedup with attentionShare = measured share',
-    permute: permuteRows }, rows);
+  printJson('models', { ...meta, breakdown, permute }, blocks);
 }
 
 main().catch((e) => {

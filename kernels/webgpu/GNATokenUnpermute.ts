@@ -1,7 +1,7 @@
 import { KernelConfig, KernelFunc } from '@tensorflow/tfjs-core';
 import { GNA_TOKEN_UNPERMUTE, TokenPermuteInputs, TokenPermuteKernelAttrs } from '../../src/kernel_names';
 import { isIdentityPermute, permuteLayout } from '../../src/layout';
-import { unpermuteRegion } from './gna_webgpu_common';
+import { unpermuteOutput } from './gna_webgpu_common';
 import { webgpuBackend } from './webgpu_backend';
 
 export const tokenUnpermuteWebGPU: KernelFunc = ({ inputs, backend, attrs }) => {
@@ -15,7 +15,7 @@ export const tokenUnpermuteWebGPU: KernelFunc = ({ inputs, backend, attrs }) => 
     gpu.incRef(x.dataId);
     return { dataId: x.dataId, shape, dtype: x.dtype };
   }
-  return unpermuteRegion(gpu, x, layout, batch, heads * dim, 0, shape);
+  return unpermuteOutput(gpu, x, layout, batch, heads * dim, shape);
 };
 
 export const tokenUnpermuteWebGPUConfig: KernelConfig = {

@@ -1,8 +1,9 @@
-import { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { KernelConfig, KernelFunc } from '@tensorflow/tfjs-core';
 import { GNA, GnaInputs, GnaKernelAttrs, gnaProblemOf } from '../../src/kernel_names';
 import { ForwardTiles, GnaForwardProgram, chooseForwardTiles } from './gna_forward_webgpu';
 import { walkPlanFor } from './gna_plan';
-import { deviceBudget, permuteInput, unpermuteRegion } from './gna_webgpu_common';
+import { subgroupsEnabled } from './subgroups';
+import { deviceBudget, extractRegion } from './gna_webgpu_common';
 import { disposeAll, webgpuBackend } from './webgpu_backend';
 
 let preferredTiles: ForwardTiles | undefined;
@@ -13,34 +14,26 @@ export function setGnaWebGPUForwardTiles(tiles: ForwardTiles | undefined) {
 }
 
 /**
- * Permutes q, k, v into the plan's tiles (spec §4), runs the fused forward program and
- * unpermutes its output and LSE, so that callers only ever see the natural layout.
+ * Runs the fused forward program on q, k, v as given (it gathers tokens of its tiles by
+ * coordinates, so nothing is permuted beforehand) and splits its combined buffer into output
+ * and LSE, both already in the natural layout.
  */
 export const gnaWebGPU: KernelFunc = ({ inputs, backend, attrs }) => {
   const { q, k, v } = inputs as GnaInputs;
   const problem = gnaProblemOf(inputs as GnaInputs, attrs as unknown as GnaKernelAttrs);
   const gpu = webgpuBackend(backend);
-  const { batch, heads, kvHeads, headDim, valueDim, spatialShape } = problem;
+  const { batch, heads, headDim, valueDim, spatialShape } = problem;
   const tiles = chooseForwardTiles(deviceBudget(gpu), headDim, valueDim, spatialShape.length,
     preferredTiles);
   const plan = walkPlanFor('keys', problem, tiles.queries, tiles.keys);
-  const { layout } = plan;
-  const permuted = [
-    permuteInput(gpu, q, layout, batch, heads * headDim),
-    permuteInput(gpu, k, layout, batch, kvHeads * headDim),
-    permuteInput(gpu, v, layout, batch, kvHeads * valueDim),
-  ];
   const walk = gpu.makeTensorInfo([plan.table.length], 'int32', plan.table);
-  const program = new GnaForwardProgram(problem, plan, tiles);
-  const combined = gpu.runWebGPUProgram(program, [...permuted, walk], 'float32',
+  const program = new GnaForwardProgram(problem, plan, tiles, subgroupsEnabled(gpu.device));
+  const combined = gpu.runWebGPUProgram(program, [q, k, v, walk], 'float32',
     program.uniformData());
-  const rows = batch * layout.groups * layout.sequenceLength * heads;
   const natural = [batch, ...spatialShape, heads];
-  const output = unpermuteRegion(gpu, combined, layout, batch, heads * valueDim, 0,
-    [...natural, valueDim]);
-  const lse = unpermuteRegion(gpu, combined, layout, batch, heads, rows * valueDim, natural);
-  const temporaries: TensorInfo[] = [walk, combined, ...permuted.filter((p, i) => p !== [q, k, v][i])];
-  disposeAll(gpu, temporaries);
+  const output = extractRegion(gpu, combined, 0, [...natural, valueDim]);
+  const lse = extractRegion(gpu, combined, natural.reduce((x, y) => x * y, 1) * valueDim, natural);
+  disposeAll(gpu, [walk, combined]);
   return [output, lse];
 };
 

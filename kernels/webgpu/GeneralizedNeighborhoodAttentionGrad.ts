@@ -1,16 +1,17 @@
-import { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { KernelConfig, KernelFunc } from '@tensorflow/tfjs-core';
 import { GNA_GRAD, GnaGradInputs, GnaKernelAttrs, gnaProblemOf } from '../../src/kernel_names';
 import {
   GnaDeltaProgram, GnaDkDvProgram, GnaDqProgram, chooseBackwardTiles,
 } from './gna_backward_webgpu';
 import { walkPlanFor } from './gna_plan';
-import { deviceBudget, permuteInput, unpermuteRegion } from './gna_webgpu_common';
+import { deviceBudget, extractRegion } from './gna_webgpu_common';
 import { disposeAll, webgpuBackend } from './webgpu_backend';
 
 /**
- * dQ, dK, dV from the saved output and LSE (spec §3.4). One permute layout serves both walks:
- * its tiles are the key tiles of the dK/dV program (chosen for the inverse-neighbourhood walk)
- * and the query tiles of the dQ program.
+ * dQ, dK, dV from the saved output and LSE (spec §3.4), every tensor in the natural layout (the
+ * programs gather tokens by coordinates). One tiling serves both walks: its tiles are the key
+ * tiles of the dK/dV program (chosen for the inverse-neighbourhood walk) and the query tiles of
+ * the dQ program.
  */
 export const gnaGradWebGPU: KernelFunc = ({ inputs, backend, attrs }) => {
   const x = inputs as GnaGradInputs;
@@ -20,28 +21,22 @@ export const gnaGradWebGPU: KernelFunc = ({ inputs, backend, attrs }) => {
   const tiles = chooseBackwardTiles(deviceBudget(gpu), D, DV, spatialShape.length);
   const kvPlan = walkPlanFor('queries', problem, tiles.tile, tiles.queries);
   const qPlan = walkPlanFor('keys', problem, tiles.tile, tiles.keys, kvPlan.layout.tileShape);
-  const { layout } = kvPlan;
-  const tokens = layout.tokens;
+  const tokens = kvPlan.layout.tokens;
   const delta = gpu.runWebGPUProgram(new GnaDeltaProgram(batch * tokens * heads, DV),
     [x.dOutput, x.output, x.dLse], 'float32');
-  const natural = [x.q, x.k, x.v, x.dOutput, x.lse, delta];
-  const widths = [heads * D, kvHeads * D, kvHeads * DV, heads * DV, heads, heads];
-  const permuted = natural.map((t, i) => permuteInput(gpu, t, layout, batch, widths[i]));
+  const operands = [x.q, x.k, x.v, x.dOutput, x.lse, delta];
   const qWalk = gpu.makeTensorInfo([qPlan.table.length], 'int32', qPlan.table);
   const kvWalk = gpu.makeTensorInfo([kvPlan.table.length], 'int32', kvPlan.table);
   const dqProgram = new GnaDqProgram(problem, qPlan, tiles);
-  const dqPermuted = gpu.runWebGPUProgram(dqProgram, [...permuted, qWalk], 'float32',
+  const dqFlat = gpu.runWebGPUProgram(dqProgram, [...operands, qWalk], 'float32',
     dqProgram.uniformData());
   const dkdvProgram = new GnaDkDvProgram(problem, kvPlan, tiles);
-  const dkdv = gpu.runWebGPUProgram(dkdvProgram, [...permuted, kvWalk], 'float32',
+  const dkdv = gpu.runWebGPUProgram(dkdvProgram, [...operands, kvWalk], 'float32',
     dkdvProgram.uniformData());
-  const kvRows = batch * layout.groups * layout.sequenceLength * kvHeads;
-  const dq = unpermuteRegion(gpu, dqPermuted, layout, batch, heads * D, 0, x.q.shape);
-  const dk = unpermuteRegion(gpu, dkdv, layout, batch, kvHeads * D, 0, x.k.shape);
-  const dv = unpermuteRegion(gpu, dkdv, layout, batch, kvHeads * DV, kvRows * D, x.v.shape);
-  const temporaries: TensorInfo[] = [delta, qWalk, kvWalk, dqPermuted, dkdv,
-    ...permuted.filter((p, i) => p !== natural[i])];
-  disposeAll(gpu, temporaries);
+  const dq = { dataId: dqFlat.dataId, shape: x.q.shape, dtype: dqFlat.dtype };
+  const dk = extractRegion(gpu, dkdv, 0, x.k.shape);
+  const dv = extractRegion(gpu, dkdv, batch * tokens * kvHeads * D, x.v.shape);
+  disposeAll(gpu, [delta, qWalk, kvWalk, dkdv]);
   return [dq, dk, dv];
 };
 

@@ -5,8 +5,9 @@
  *    the forward does: `dQ = scale * sum_k dS K`, `dS = P * (dO V^T - delta)`;
  *  - `GnaDkDvProgram`: one workgroup per (key tile, batch·group, KV head) walking the query chunks
  *    of its keys' inverse neighbourhoods (§1.7), over every query head of the GQA group:
- *    `dV = sum_q P dO`, `dK = scale * sum_q dS Q`. Output: dK `[B*G, seq, Hkv, D]` followed by dV.
- * Threads: `THREADS_PER_ROW` per owned row, as in the forward.
+ *    `dV = sum_q P dO`, `dK = scale * sum_q dS Q`. Output: dK `[B, ...spatial, Hkv, D]` then dV.
+ * Tiles are over the token-permuted order; every input and result is read and written in the
+ * natural layout (walk_wgsl.ts). Threads: `THREADS_PER_ROW` per owned row, as in the forward.
  */
 import { GnaProblem } from '../../src/params';
 import { THREADS_PER_ROW } from './gna_forward_webgpu';
@@ -32,12 +33,12 @@ export interface BackwardTiles {
 
 export function dqWorkgroupBytes(t: BackwardTiles, D: number, DV: number, rank: number): number {
   return 16 * (t.tile * (rowStride(D) + rowStride(DV)) + t.keys * Math.max(rowStride(D), rowStride(DV))) +
-    4 * (t.tile * t.keys + t.keys * (1 + rank) + 1);
+    4 * (t.tile * t.keys + t.keys * (1 + rank) + t.tile + 1);
 }
 
 export function dkdvWorkgroupBytes(t: BackwardTiles, D: number, DV: number, rank: number): number {
   return 16 * (t.tile + t.queries) * (rowStride(D) + rowStride(DV)) +
-    4 * (2 * t.tile * t.queries + t.queries * (3 + 2 * rank) + 1);
+    4 * (2 * t.tile * t.queries + t.queries * (3 + 2 * rank) + t.tile + 1);
 }
 
 const BACKWARD_CANDIDATES: BackwardTiles[] = [
@@ -111,7 +112,7 @@ function sharedPreamble(problem: GnaProblem): string {
 
 /** Problem sizes and the plan as uniforms; `dvOffset` is where dK/dV's dV region starts. */
 function backwardUniforms(problem: GnaProblem, plan: WalkPlan): ProgramUniforms {
-  const kvRows = problem.batch * plan.layout.groups * plan.layout.sequenceLength * problem.kvHeads;
+  const kvRows = problem.batch * plan.layout.tokens * problem.kvHeads;
   return walkUniforms(plan, new ProgramUniforms()
     .float('scale', problem.scale)
     .int('heads', problem.heads)
@@ -150,7 +151,30 @@ function laneStore(acc: string, rowBase: string, width: number, factor: string):
     scalarRowStore(rowBase, `(lane + ${TPR * i})`, `(${acc}${i} * ${factor})`, width)).join('\n');
 }
 
-/** Inputs: q, k, v, dOutput, lse, delta (all permuted), walk table. Output dQ `[B*G, seq, H, D]`. */
+/**
+ * The natural token rows of the owner tile into `ownerRow` (-1 for padding), then `loads` (WGSL
+ * loops over `idx` that read `ownerRow`), run by the whole workgroup.
+ */
+function loadOwnerTile(loads: string): string {
+  return `
+        if (lane == 0) { ownerRow[row] = ownerToken; }
+        workgroupBarrier();
+        ${loads}`;
+}
+
+/** `tile[...] = loader(row of tile row)` for the owner tile, zeros for padding rows. */
+function ownerTileLoad(tile: string, stride: string, loader: string, width4: string,
+                       heads: string, head: string): string {
+  return `
+        for (var idx = t; idx < WG / TPR * ${width4}; idx += WG) {
+          let token = ownerRow[idx / ${width4}];
+          var x = vec4<f32>(0.0);
+          if (token >= 0) { x = ${loader}(token * ${heads} + ${head}, idx % ${width4}); }
+          ${tile}[(idx / ${width4}) * ${stride} + idx % ${width4}] = x;
+        }`;
+}
+
+/** Inputs: q, k, v, dOutput, lse, delta (natural layout), walk table. Output dQ like q. */
 export class GnaDqProgram implements WebGPUProgram {
   outputShape: number[];
   shaderKey: string;
@@ -166,7 +190,7 @@ export class GnaDqProgram implements WebGPUProgram {
   constructor(private problem: GnaProblem, plan: WalkPlan, private tiles: BackwardTiles) {
     const { layout } = plan;
     const batchGroups = problem.batch * layout.groups;
-    this.outputShape = [batchGroups * layout.sequenceLength * problem.heads * problem.headDim];
+    this.outputShape = [problem.batch * layout.tokens * problem.heads * problem.headDim];
     this.dispatch = [layout.sequenceLength / layout.tileVolume, batchGroups, problem.heads];
     this.workgroupSize = [tiles.tile * TPR, 1, 1];
     this.variableComponents = inputComponents(problem);
@@ -194,6 +218,7 @@ export class GnaDqProgram implements WebGPUProgram {
       var<workgroup> kvChunk : array<vec4<f32>, ${keys * Math.max(rowStride(D), rowStride(DV))}>;
       var<workgroup> dsChunk : array<f32, ${tile * keys}>;
       var<workgroup> keyRow : array<i32, ${keys}>;
+      var<workgroup> ownerRow : array<i32, ${tile}>;
       var<workgroup> keyPos : array<i32, ${keys * rank}>;`;
   }
 
@@ -246,17 +271,13 @@ export class GnaDqProgram implements WebGPUProgram {
         let bg = i32(workgroupId.y);
         let h = i32(workgroupId.z);
         let hk = h / (uniforms.heads / uniforms.kvHeads);
-        ${w.ownerLets('tileIndex', 'bg % uniforms.groups')}
+        ${w.ownerLets('tileIndex', 'bg')}
         ${w.ownedRowLets('row')}
         ${w.queryWindowLets()}
-        let queryRow0 = bg * uniforms.seq + tileIndex * BQ;
-        for (var idx = t; idx < BQ * D4; idx += WG) {
-          qTile[(idx / D4) * QS + idx % D4] = loadQ((queryRow0 + idx / D4) * uniforms.heads + h, idx % D4);
-        }
-        for (var idx = t; idx < BQ * DV4; idx += WG) {
-          doTile[(idx / DV4) * VS + idx % DV4] = loadDO((queryRow0 + idx / DV4) * uniforms.heads + h, idx % DV4);
-        }
-        let orow = (queryRow0 + row) * uniforms.heads + h;
+        ${loadOwnerTile(ownerTileLoad('qTile', 'QS', 'loadQ', 'D4', 'uniforms.heads', 'h') +
+          ownerTileLoad('doTile', 'VS', 'loadDO', 'DV4', 'uniforms.heads', 'h'))}
+        // Padding rows read row 0's statistics; their scores are masked (realOwner).
+        let orow = max(ownerToken, 0) * uniforms.heads + h;
         let rowLse = lse[orow];
         let rowDelta = delta[orow];
         if (t == 0) { shared_i = ${w.totalSteps()}; }
@@ -264,14 +285,15 @@ export class GnaDqProgram implements WebGPUProgram {
         ${laneAccumulators('dq', D)}
         for (var step = 0; step < totalSteps; step++) {
           ${w.stepLets('step')}
-          workgroupBarrier();
-          if (t == 0) { shared_i = ${w.stepClass()}; }
+          // Only per-thread masks depend on the class (no barrier does): an empty chunk, which
+          // walks over overlapping windows never meet, would be masked like a partial one.
+          let dense = ${w.stepClass()} == 2;
+          // keyRow and keyPos were last read before the previous step's last barrier.
           if (t < BK) {
-            ${w.keyInfo('t', 'bg')}
+            ${w.keyInfo('t')}
           }
-          let stepClass = workgroupUniformLoad(&shared_i);
-          if (stepClass == 0) { continue; }
-          let dense = stepClass == 2;
+          // keyRow is visible, and every thread is past the previous step's reads of kvChunk.
+          workgroupBarrier();
           ${this.loadChunk('loadV', 'DV4')}
           workgroupBarrier();
           ${this.scoresAndDs()}
@@ -281,14 +303,16 @@ export class GnaDqProgram implements WebGPUProgram {
             ${laneAccumulate('dq', 'ds', 'kvChunk', 'c * KVS', D)}
           }
         }
-        ${laneStore('dq', `orow * ${D}`, D, 'uniforms.scale')}
+        if (realOwner) {
+          ${laneStore('dq', `orow * ${D}`, D, 'uniforms.scale')}
+        }
       }`;
   }
 }
 
 /**
- * Inputs as `GnaDqProgram`; output dK `[B*G, seq, Hkv, D]` then dV `[B*G, seq, Hkv, Dv]`, for the
- * key tiles of a 'queries' walk plan.
+ * Inputs as `GnaDqProgram`; output dK (like k) then dV (like v), for the key tiles of a 'queries'
+ * walk plan.
  */
 export class GnaDkDvProgram implements WebGPUProgram {
   outputShape: number[];
@@ -305,7 +329,7 @@ export class GnaDkDvProgram implements WebGPUProgram {
   constructor(private problem: GnaProblem, plan: WalkPlan, private tiles: BackwardTiles) {
     const { layout } = plan;
     const batchGroups = problem.batch * layout.groups;
-    const rows = batchGroups * layout.sequenceLength * problem.kvHeads;
+    const rows = problem.batch * layout.tokens * problem.kvHeads;
     this.outputShape = [rows * (problem.headDim + problem.valueDim)];
     this.dispatch = [layout.sequenceLength / layout.tileVolume, batchGroups, problem.kvHeads];
     this.workgroupSize = [tiles.tile * TPR, 1, 1];
@@ -335,6 +359,7 @@ export class GnaDkDvProgram implements WebGPUProgram {
       var<workgroup> pChunk : array<f32, ${tile * queries}>;
       var<workgroup> dsChunk : array<f32, ${tile * queries}>;
       var<workgroup> queryRow : array<i32, ${queries}>;
+      var<workgroup> ownerRow : array<i32, ${tile}>;
       var<workgroup> queryWindow : array<i32, ${queries * 2 * rank}>;
       var<workgroup> queryLse : array<f32, ${queries}>;
       var<workgroup> queryDelta : array<f32, ${queries}>;`;
@@ -393,15 +418,10 @@ export class GnaDkDvProgram implements WebGPUProgram {
         let tileIndex = i32(workgroupId.x);
         let bg = i32(workgroupId.y);
         let hk = i32(workgroupId.z);
-        ${w.ownerLets('tileIndex', 'bg % uniforms.groups')}
+        ${w.ownerLets('tileIndex', 'bg')}
         ${w.ownedRowLets('row')}
-        let keyRow0 = bg * uniforms.seq + tileIndex * BT;
-        for (var idx = t; idx < BT * D4; idx += WG) {
-          kTile[(idx / D4) * QS + idx % D4] = loadK((keyRow0 + idx / D4) * uniforms.kvHeads + hk, idx % D4);
-        }
-        for (var idx = t; idx < BT * DV4; idx += WG) {
-          vTile[(idx / DV4) * VS + idx % DV4] = loadV((keyRow0 + idx / DV4) * uniforms.kvHeads + hk, idx % DV4);
-        }
+        ${loadOwnerTile(ownerTileLoad('kTile', 'QS', 'loadK', 'D4', 'uniforms.kvHeads', 'hk') +
+          ownerTileLoad('vTile', 'VS', 'loadV', 'DV4', 'uniforms.kvHeads', 'hk'))}
         if (t == 0) { shared_i = ${w.totalSteps()}; }
         let totalSteps = workgroupUniformLoad(&shared_i);
         ${laneAccumulators('dk', D)}
@@ -412,14 +432,15 @@ export class GnaDkDvProgram implements WebGPUProgram {
           let h = hk * groupHeads + iter / totalSteps;
           let step = iter % totalSteps;
           ${w.stepLets('step')}
-          workgroupBarrier();
-          if (t == 0) { shared_i = ${w.stepClass()}; }
+          // Only per-thread masks depend on the class (no barrier does): an empty chunk, which
+          // walks over overlapping windows never meet, would be masked like a partial one.
+          let dense = ${w.stepClass()} == 2;
+          // queryRow and queryWindow were last read before the previous step's last barrier.
           if (t < BQC) {
-            ${w.queryInfo('t', 'bg')}
+            ${w.queryInfo('t')}
           }
-          let stepClass = workgroupUniformLoad(&shared_i);
-          if (stepClass == 0) { continue; }
-          let dense = stepClass == 2;
+          // They are visible, and every thread is past the previous step's reads of the chunks.
+          workgroupBarrier();
           ${this.loadChunk()}
           workgroupBarrier();
           ${this.probabilities()}
@@ -431,9 +452,11 @@ export class GnaDkDvProgram implements WebGPUProgram {
             ${laneAccumulate('dk', 'ds', 'qChunk', 'qq * QS', D)}
           }
         }
-        let krow = (keyRow0 + row) * uniforms.kvHeads + hk;
-        ${laneStore('dk', `krow * ${D}`, D, 'uniforms.scale')}
-        ${laneStore('dv', `uniforms.dvOffset + krow * ${DV}`, DV, '1.0')}
+        if (realOwner) {
+          let krow = ownerToken * uniforms.kvHeads + hk;
+          ${laneStore('dk', `krow * ${D}`, D, 'uniforms.scale')}
+          ${laneStore('dv', `uniforms.dvOffset + krow * ${DV}`, DV, '1.0')}
+        }
       }`;
   }
 }

@@ -1,19 +1,24 @@
 /**
  * GNA forward in the style of FlashAttention (spec §3.4, §5): one workgroup per (query tile,
- * batch·group, head) on token-permuted q/k/v. The query tile stays in workgroup memory; the
+ * batch·group, head), tiles over the token-permuted order, q/k/v read and output/LSE written in
+ * the natural layout (walk_wgsl.ts). The query tile stays in workgroup memory; the
  * workgroup walks only the key chunks of its tile's window range (from the walk table of
- * gna_plan.ts), skips empty chunks, applies the fine mask only to partial ones, and keeps an
+ * gna_plan.ts), applies the fine mask only to chunks that are not dense, and keeps an
  * online softmax. Threads: `TPR` per group of `rowsPerThread` query rows; a thread scores every
  * TPR-th key of a chunk for each of its rows and accumulates every TPR-th vec4 of their output
- * rows, so each key or value vec4 it loads from workgroup memory feeds all of its rows.
- * Output: one buffer, `[B*G, seq, H, Dv]` followed by the LSE `[B*G, seq, H]`.
+ * rows, so each key or value vec4 it loads from workgroup memory feeds all of its rows. A row's
+ * maximum and sum over its TPR threads go through workgroup memory and a barrier, or, with
+ * `subgroups` (subgroups.ts), through `subgroupShuffleXor` among the row's neighbouring lanes.
+ * Output: one buffer, `[B, ...spatial, H, Dv]` followed by the LSE `[B, ...spatial, H]`.
  */
 import { GnaProblem } from '../../src/params';
 import { WalkPlan } from './gna_plan';
 import { DeviceBudget } from './gna_webgpu_common';
 import { KeyWalk, walkUniforms } from './walk_wgsl';
 import { ProgramUniform, WebGPUProgram } from './webgpu_backend';
-import { ProgramUniforms, componentsOf, scalarRowStore, vec4RowLoader } from './wgsl';
+import {
+  ProgramUniforms, SUBGROUPS_MARKER, componentsOf, scalarRowStore, vec4RowLoader,
+} from './wgsl';
 
 /** Threads per query row (and per key row in the backward). */
 export const THREADS_PER_ROW = 4;
@@ -36,7 +41,7 @@ export function forwardWorkgroupBytes(t: ForwardTiles, headDim: number, valueDim
   const qRow = vec4s(headDim) + 1;
   const kvRow = Math.max(vec4s(headDim), vec4s(valueDim)) + 1;
   return 16 * (t.queries * qRow + t.keys * kvRow) +
-    4 * (t.queries * t.keys + t.keys * (1 + rank) + t.queries * THREADS_PER_ROW + 1);
+    4 * (t.queries * t.keys + t.keys * (1 + rank) + t.queries * (THREADS_PER_ROW + 1) + 1);
 }
 
 /**
@@ -91,11 +96,12 @@ export class GnaForwardProgram implements WebGPUProgram {
   private keysPerThread: number[];
   private vec4sPerThread: number[];
 
-  constructor(private problem: GnaProblem, plan: WalkPlan, private tiles: ForwardTiles) {
+  constructor(private problem: GnaProblem, plan: WalkPlan, private tiles: ForwardTiles,
+              private subgroups = false) {
     const { layout } = plan;
     const { heads, kvHeads, headDim: D, valueDim: DV } = problem;
     const batchGroups = problem.batch * layout.groups;
-    const rows = batchGroups * layout.sequenceLength * heads;
+    const rows = problem.batch * layout.tokens * heads;
     const rank = layout.spatialShape.length;
     this.outputShape = [rows * DV + rows];
     this.dispatch = [layout.sequenceLength / layout.tileVolume, batchGroups, heads];
@@ -112,7 +118,7 @@ export class GnaForwardProgram implements WebGPUProgram {
       .int('lseOffset', rows * DV));
     this.uniforms = this.values.declaration();
     this.shaderKey = `gnaForward_r${rank}_${tiles.queries}_${tiles.keys}_${tiles.rowsPerThread}_` +
-      `d${D}_${DV}`;
+      `d${D}_${DV}${subgroups ? '_sg' : ''}`;
   }
 
   uniformData(): ProgramUniform {
@@ -146,7 +152,8 @@ export class GnaForwardProgram implements WebGPUProgram {
       var<workgroup> probs : array<f32, ${queries * keys}>;
       var<workgroup> keyRow : array<i32, ${keys}>;
       var<workgroup> keyPos : array<i32, ${keys * rank}>;
-      var<workgroup> rowReduce : array<f32, ${queries * THREADS_PER_ROW}>;
+      ${this.subgroups ? '' : `var<workgroup> rowReduce : array<f32, ${queries * THREADS_PER_ROW}>;`}
+      var<workgroup> ownerRow : array<i32, ${queries}>;
       var<workgroup> shared_i : i32;
       ${vec4RowLoader('loadQ', 'q', D)}
       ${vec4RowLoader('loadK', 'k', D)}
@@ -198,18 +205,37 @@ export class GnaForwardProgram implements WebGPUProgram {
     return lines.join('\n');
   }
 
+  /**
+   * `<out><sfx>`: `op` (max or +) of `<value><sfx>` over the TPR threads of each owned row.
+   * Through workgroup memory, every earlier read of `rowReduce` must be behind a barrier already.
+   */
+  private rowReduce(out: string, value: string, op: 'max' | '+'): string {
+    const combine = (a: string, b: string) => op === 'max' ? `max(${a}, ${b})` : `${a} + ${b}`;
+    if (this.subgroups) {
+      const masks: number[] = [];
+      for (let m = 1; m < THREADS_PER_ROW; m *= 2) masks.push(m);
+      return this.rows.map((r) => [`var ${out}${r} = ${value}${r};`, ...masks.map((m) =>
+        `${out}${r} = ${combine(`${out}${r}`, `subgroupShuffleXor(${out}${r}, ${m}u)`)};`)].join('\n'))
+        .join('\n');
+    }
+    return [
+      ...this.rows.map((r) => `rowReduce[row${r} * TPR + lane] = ${value}${r};`),
+      'workgroupBarrier();',
+      ...this.rows.map((r) => `var ${out}${r} = rowReduce[row${r} * TPR];
+        for (var i = 1; i < TPR; i++) { ${out}${r} = ${combine(`${out}${r}`, `rowReduce[row${r} * TPR + i]`)}; }`),
+    ].join('\n');
+  }
+
   private onlineSoftmax(): string {
     const js = this.keysPerThread;
     const rescale = (r: string) => this.vec4sPerThread.map((e) => `acc${r}_${e} = acc${r}_${e} * alpha${r};`);
     return [
       ...this.rows.map((r) => `
         var localMax${r} = NEG;
-        ${js.map((j) => `if (valid${r}_${j}) { localMax${r} = max(localMax${r}, s${r}_${j}); }`).join('\n')}
-        rowReduce[row${r} * TPR + lane] = localMax${r};`),
-      'workgroupBarrier();',
+        ${js.map((j) => `if (valid${r}_${j}) { localMax${r} = max(localMax${r}, s${r}_${j}); }`).join('\n')}`),
+      // The previous chunk's reads of rowReduce are behind this step's earlier barriers.
+      this.rowReduce('chunkMax', 'localMax', 'max'),
       ...this.rows.map((r) => `
-        var chunkMax${r} = NEG;
-        for (var i = 0; i < TPR; i++) { chunkMax${r} = max(chunkMax${r}, rowReduce[row${r} * TPR + i]); }
         let mNew${r} = max(m${r}, chunkMax${r});
         let alpha${r} = exp(m${r} - mNew${r});
         m${r} = mNew${r};
@@ -239,23 +265,24 @@ export class GnaForwardProgram implements WebGPUProgram {
   private epilogue(): string {
     const DV = this.problem.valueDim;
     return `
-        workgroupBarrier();
-        ${this.rows.map((r) => `rowReduce[row${r} * TPR + lane] = l${r};`).join('\n')}
-        workgroupBarrier();
+        // The last chunk's reads of rowReduce are behind its last two barriers.
+        ${this.rowReduce('total', 'l', '+')}
         ${this.rows.map((r) => `{
-          var total = 0.0;
-          for (var i = 0; i < TPR; i++) { total += rowReduce[row${r} * TPR + i]; }
+          let total = total${r};
           let inv = select(0.0, 1.0 / total, total > 0.0);
-          let orow = (queryRow0 + row${r}) * uniforms.heads + h;
-          ${this.vec4sPerThread.map((e) => scalarRowStore(`orow * ${DV}`,
-            `(lane + ${THREADS_PER_ROW * e})`, `(acc${r}_${e} * inv)`, DV)).join('\n')}
-          if (lane == 0) { result[uniforms.lseOffset + orow] = select(NEG, m${r} + log(total), total > 0.0); }
+          let orow = ownerToken${r} * uniforms.heads + h;
+          if (realOwner${r}) {
+            ${this.vec4sPerThread.map((e) => scalarRowStore(`orow * ${DV}`,
+              `(lane + ${THREADS_PER_ROW * e})`, `(acc${r}_${e} * inv)`, DV)).join('\n')}
+            if (lane == 0) { result[uniforms.lseOffset + orow] = select(NEG, m${r} + log(total), total > 0.0); }
+          }
         }`).join('\n')}`;
   }
 
   getUserCode(): string {
     const w = this.walk;
     return `
+      ${this.subgroups ? SUBGROUPS_MARKER : ''}
       ${this.constants()}
       ${this.declarations()}
       fn main() {
@@ -266,27 +293,33 @@ export class GnaForwardProgram implements WebGPUProgram {
         let bg = i32(workgroupId.y);
         let h = i32(workgroupId.z);
         let hk = h / (uniforms.heads / uniforms.kvHeads);
-        ${w.ownerLets('tileIndex', 'bg % uniforms.groups')}
+        ${w.ownerLets('tileIndex', 'bg')}
         ${this.rowState()}
-        let queryRow0 = bg * uniforms.seq + tileIndex * BQ;
-        // The scale is folded into q once, so scores come out scaled (spec §1.1).
+        if (lane == 0) {
+          ${this.rows.map((r) => `ownerRow[row${r}] = ownerToken${r};`).join('\n')}
+        }
+        workgroupBarrier();
+        // The scale is folded into q once, so scores come out scaled (spec §1.1); padding
+        // queries get zeros.
         for (var idx = t; idx < BQ * D4; idx += WG) {
-          qTile[(idx / D4) * QS + idx % D4] =
-            loadQ((queryRow0 + idx / D4) * uniforms.heads + h, idx % D4) * uniforms.scale;
+          let token = ownerRow[idx / D4];
+          var x = vec4<f32>(0.0);
+          if (token >= 0) { x = loadQ(token * uniforms.heads + h, idx % D4) * uniforms.scale; }
+          qTile[(idx / D4) * QS + idx % D4] = x;
         }
         if (t == 0) { shared_i = ${w.totalSteps()}; }
         let totalSteps = workgroupUniformLoad(&shared_i);
         for (var step = 0; step < totalSteps; step++) {
           ${w.stepLets('step')}
-          // Every thread is past the previous step's reads of shared_i, keyRow and kvChunk.
-          workgroupBarrier();
-          if (t == 0) { shared_i = ${w.stepClass()}; }
+          // Only per-thread masks depend on the class (no barrier does): an empty chunk, which
+          // walks over overlapping windows never meet, would be masked like a partial one.
+          let dense = ${w.stepClass()} == 2;
+          // keyRow and keyPos were last read before the previous step's last barrier.
           if (t < BK) {
-            ${w.keyInfo('t', 'bg')}
+            ${w.keyInfo('t')}
           }
-          let stepClass = workgroupUniformLoad(&shared_i);
-          if (stepClass == 0) { continue; }
-          let dense = stepClass == 2;
+          // keyRow is visible, and every thread is past the previous step's reads of kvChunk.
+          workgroupBarrier();
           ${this.loadChunk('loadK', 'D4')}
           workgroupBarrier();
           ${this.scores()}

@@ -8,8 +8,9 @@
  *    (`inverseNeighborhood`), for dK/dV.
  * Every window rule comes from src/window.ts, evaluated here once per axis and dilation group and
  * uploaded as one small int32 table; the WGSL only looks values up. Each chunk step is classified
- * per axis with `classifyTilePair`; a chunk is skipped if any axis is empty and needs no fine
- * mask if every axis is dense (the mask is a product over axes).
+ * per axis with `classifyTilePair`; a chunk needs no fine mask if every axis is dense (the mask
+ * is a product over axes). A walk covers the union of overlapping windows, so it meets no empty
+ * chunk in practice; the kernels would mask one like a partial chunk rather than branch on it.
  */
 import { GnaProblem, axisWindow } from '../../src/params';
 import { PermuteLayout, permuteLayout } from '../../src/layout';

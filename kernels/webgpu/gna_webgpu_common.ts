@@ -1,10 +1,11 @@
 /**
- * What the GNA kernels of this folder share around their programs: the device budget, token
- * permutation of inputs into a plan's layout, and extraction of a region of a combined output
- * buffer back to the natural layout.
+ * What the kernels of this folder share around their programs: the device budget, token
+ * permutation into (and out of) a layout for the public permute ops, and extraction of one
+ * result from a GNA program's combined output buffer.
  */
 import { TensorInfo } from '@tensorflow/tfjs-core';
 import { PermuteLayout, isIdentityPermute } from '../../src/layout';
+import { RegionCopyProgram } from './region_copy_webgpu';
 import { TokenPermuteProgram, TokenUnpermuteProgram } from './token_permute_webgpu';
 import { WebGPUBackendLike } from './webgpu_backend';
 
@@ -32,14 +33,19 @@ export function permuteInput(backend: WebGPUBackendLike, x: TensorInfo, layout: 
   return backend.runWebGPUProgram(program, [x], 'float32', program.uniformData());
 }
 
-/**
- * The region of `combined` that starts at float `offset` and holds `[B*G, seq, width]` in
- * `layout`'s order, unpermuted to `shape` (`[B, ...spatial, ...]`).
- */
-export function unpermuteRegion(backend: WebGPUBackendLike, combined: TensorInfo,
-                                layout: PermuteLayout, batch: number, width: number,
-                                offset: number, shape: number[]): TensorInfo {
-  const program = new TokenUnpermuteProgram(layout, batch, width, offset);
+/** `x` `[B*G, seq, width]` in `layout`'s order back to the natural `shape` `[B, ...spatial, ...]`. */
+export function unpermuteOutput(backend: WebGPUBackendLike, x: TensorInfo, layout: PermuteLayout,
+                                batch: number, width: number, shape: number[]): TensorInfo {
+  const program = new TokenUnpermuteProgram(layout, batch, width);
+  const out = backend.runWebGPUProgram(program, [x], 'float32', program.uniformData());
+  return { dataId: out.dataId, shape, dtype: out.dtype };
+}
+
+/** The `sizeFromShape(shape)` floats of `combined` from float `offset` on, as a tensor of `shape`. */
+export function extractRegion(backend: WebGPUBackendLike, combined: TensorInfo, offset: number,
+                              shape: number[]): TensorInfo {
+  const size = shape.reduce((a, b) => a * b, 1);
+  const program = new RegionCopyProgram(size, offset);
   const out = backend.runWebGPUProgram(program, [combined], 'float32', program.uniformData());
   return { dataId: out.dataId, shape, dtype: out.dtype };
 }

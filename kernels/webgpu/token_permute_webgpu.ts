@@ -1,9 +1,9 @@
 /**
  * Token permute and unpermute as one gather pass each (spec §4): one invocation per (token,
  * group of `heads*dim` values), vectorised by vec4 when the row width allows, writing zeros in
- * padding slots. Unpermute reads from `inOffset` so that it can extract one region of a kernel's
- * combined output buffer (the GNA programs write several results into one buffer). The layout
- * comes in as uniforms: one pipeline per (rank, vector width) serves every layout.
+ * padding slots. These serve the public `tokenPermute`/`tokenUnpermute` ops; the GNA programs
+ * gather tokens by coordinates themselves and need neither. The layout comes in as uniforms: one
+ * pipeline per (rank, vector width) serves every layout.
  */
 import { PermuteLayout } from '../../src/layout';
 import { ProgramUniform, WebGPUProgram } from './webgpu_backend';
@@ -11,16 +11,14 @@ import { ProgramUniforms, axisUniforms, decodeIndex, linearIndex, permutedPositi
 
 const WORKGROUP = 64;
 
-/** Vector width of a gather of rows of `width` floats starting at float offset `offset`. */
-export function gatherComponents(width: number, offset: number): number {
-  return width % 4 === 0 && offset % 4 === 0 ? 4 : 1;
+/** Vector width of a gather of rows of `width` floats. */
+function gatherComponents(width: number): number {
+  return width % 4 === 0 ? 4 : 1;
 }
 
-/** The layout's sizes as uniforms; `inOffset` and `width` are in vectors of `components`. */
-function layoutUniforms(layout: PermuteLayout, width: number, components: number,
-                        inOffset: number): ProgramUniforms {
+/** The layout's sizes as uniforms; `width` is in vectors of `components`. */
+function layoutUniforms(layout: PermuteLayout, width: number, components: number): ProgramUniforms {
   return new ProgramUniforms()
-    .int('inOffset', inOffset / components)
     .int('width', width / components)
     .int('groups', layout.groups)
     .int('seq', layout.sequenceLength)
@@ -46,15 +44,15 @@ abstract class TokenGatherProgram implements WebGPUProgram {
   protected rank: number;
   private values: ProgramUniforms;
 
-  constructor(name: string, layout: PermuteLayout, width: number, inOffset: number,
+  constructor(name: string, layout: PermuteLayout, width: number,
               outputShape: number[]) {
-    const c = gatherComponents(width, inOffset);
+    const c = gatherComponents(width);
     this.rank = layout.spatialShape.length;
     this.outputComponent = c;
     this.variableComponents = [c];
     this.outputShape = outputShape;
     this.dispatch = [Math.ceil(outputShape.reduce((a, b) => a * b, 1) / c / WORKGROUP), 1, 1];
-    this.values = layoutUniforms(layout, width, c, inOffset);
+    this.values = layoutUniforms(layout, width, c);
     this.uniforms = this.values.declaration();
     this.shaderKey = `${name}_r${this.rank}_c${c}`;
   }
@@ -69,7 +67,7 @@ abstract class TokenGatherProgram implements WebGPUProgram {
 /** `[B, ...spatial, H, E]` to `[B*G, seq, H*E]`, zero padded. */
 export class TokenPermuteProgram extends TokenGatherProgram {
   constructor(layout: PermuteLayout, batch: number, width: number) {
-    super('gnaTokenPermute', layout, width, 0,
+    super('gnaTokenPermute', layout, width,
       [batch * layout.groups, layout.sequenceLength, width]);
   }
 
@@ -91,7 +89,7 @@ export class TokenPermuteProgram extends TokenGatherProgram {
         ${axes.map((a) => `let x${a} = (r${a} * uniforms.tile${a} + t${a}) * uniforms.dil${a} + g${a};`).join('\n')}
         if (${axes.map((a) => `x${a} < uniforms.size${a}`).join(' && ')}) {
           let src = b * uniforms.tokens + ${linearIndex(axes.map((a) => `x${a}`), L)};
-          result[index] = x[uniforms.inOffset + src * uniforms.width + c];
+          result[index] = x[src * uniforms.width + c];
         } else {
           result[index] = ${this.outputComponent === 4 ? 'vec4<f32>(0.0)' : '0.0'};
         }
@@ -99,10 +97,10 @@ export class TokenPermuteProgram extends TokenGatherProgram {
   }
 }
 
-/** `[B*G, seq, H*E]` (read from float offset `inOffset`) back to `[B, tokens, H*E]`. */
+/** `[B*G, seq, H*E]` back to `[B, tokens, H*E]`. */
 export class TokenUnpermuteProgram extends TokenGatherProgram {
-  constructor(layout: PermuteLayout, batch: number, width: number, inOffset: number) {
-    super('gnaTokenUnpermute', layout, width, inOffset, [batch, layout.tokens, width]);
+  constructor(layout: PermuteLayout, batch: number, width: number) {
+    super('gnaTokenUnpermute', layout, width, [batch, layout.tokens, width]);
   }
 
   getUserCode(): string {
@@ -120,7 +118,7 @@ export class TokenUnpermuteProgram extends TokenGatherProgram {
         let group = ${linearIndex(axes.map((a) => `x${a} % uniforms.dil${a}`), axisUniforms('dil', rank))};
         let seq = ${permutedPosition(u, axisUniforms('tile', rank), axisUniforms('tiles', rank), 'uniforms.tileVolume')};
         let bg = b * uniforms.groups + group;
-        result[index] = x[uniforms.inOffset + (bg * uniforms.seq + seq) * uniforms.width + c];
+        result[index] = x[(bg * uniforms.seq + seq) * uniforms.width + c];
       }`;
   }
 }

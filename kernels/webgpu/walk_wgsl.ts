@@ -3,15 +3,20 @@
  * which chunk a flat step is, the step's class, and the coordinates and rows of the chunk's
  * tokens. `KeyWalk` (forward, dQ) owns a query tile and walks keys; `QueryWalk` (dK/dV) owns a
  * key tile and walks queries. Values of the window math are only looked up in the `walk` table.
+ * Tiles and chunks are boxes of the token-permuted order (spec §4), but every token's data is
+ * read and written at its row in the natural layout `[B, ...spatial, heads, dim]`: the permute
+ * is a gather by coordinates inside the kernels, so no separate permute pass moves q, k, v or
+ * the results.
  */
 import { WalkPlan } from './gna_plan';
 import {
-  ProgramUniforms, allAxes, axisUniforms, decodeIndex, minOf, perAxis, permutedPosition,
+  ProgramUniforms, allAxes, axisUniforms, decodeIndex, linearIndex, minOf, perAxis,
 } from './wgsl';
 
 /**
  * The plan's layout and table offsets as uniforms (so pipelines are shared across problems):
- * `groups`, `seq`, `tileVolume` and per axis `dil`, `tiles`, `tile`, `chunk`, `extent`, and the
+ * `groups`, `seq`, `tileVolume`, `tokens` and per axis `size`, `dil`, `tiles`, `tile`, `chunk`,
+ * `extent`, and the
  * table sections `winStart`, `winEnd`, `len`, `rangeStart`, `rangeSteps`, `stepClass`, `maxSteps`.
  */
 export function walkUniforms(plan: WalkPlan, values: ProgramUniforms): ProgramUniforms {
@@ -20,6 +25,8 @@ export function walkUniforms(plan: WalkPlan, values: ProgramUniforms): ProgramUn
     .int('groups', layout.groups)
     .int('seq', layout.sequenceLength)
     .int('tileVolume', layout.tileVolume)
+    .int('tokens', layout.tokens)
+    .perAxis('size', layout.spatialShape)
     .perAxis('dil', layout.dilation)
     .perAxis('tiles', layout.tilesPerDim)
     .perAxis('tile', layout.tileShape)
@@ -37,11 +44,15 @@ export function walkUniforms(plan: WalkPlan, values: ProgramUniforms): ProgramUn
 class Walk {
   constructor(protected rank: number) {}
 
-  /** Group coordinates `g<a>`, owner tile `r<a>`, group lengths `n<a>`, walk `start<a>`/`steps<a>`. */
-  ownerLets(tileIndex: string, groupIndex: string): string {
+  /**
+   * Batch `b` and group coordinates `g<a>` of batch·group `bg`, owner tile `r<a>`, group lengths
+   * `n<a>`, walk `start<a>`/`steps<a>`.
+   */
+  ownerLets(tileIndex: string, bg: string): string {
     const rank = this.rank;
     return [
-      decodeIndex('g', groupIndex, axisUniforms('dil', rank)),
+      `let b = ${bg} / uniforms.groups;`,
+      decodeIndex('g', `${bg} % uniforms.groups`, axisUniforms('dil', rank)),
       decodeIndex('r', tileIndex, axisUniforms('tiles', rank)),
       perAxis(rank, (a) => `let n${a} = walk[uniforms.len${a} + g${a}];`),
       perAxis(rank, (a) => {
@@ -52,13 +63,17 @@ class Walk {
     ].join('\n');
   }
 
-  /** The owned token of tile row `row`: in-group `u<a><sfx>`, and `realOwner<sfx>` (not padding). */
+  /**
+   * The owned token of tile row `row`: in-group `u<a><sfx>`, `realOwner<sfx>` (not padding) and
+   * `ownerToken<sfx>`, its natural token row (-1 for padding).
+   */
   ownedRowLets(row: string, sfx = ''): string {
     const rank = this.rank;
     return [
       decodeIndex(`t${sfx}_`, row, axisUniforms('tile', rank)),
       perAxis(rank, (a) => `let u${a}${sfx} = r${a} * uniforms.tile${a} + t${sfx}_${a};`),
       `let realOwner${sfx} = ${allAxes(rank, (a) => `u${a}${sfx} < n${a}`)};`,
+      `let ownerToken${sfx} = select(-1, ${this.naturalToken((a) => `u${a}${sfx}`)}, realOwner${sfx});`,
     ].join('\n');
   }
 
@@ -86,11 +101,13 @@ class Walk {
     ].join('\n');
   }
 
-  /** Row of token `p<a>` of group `bg` in the permuted `[B*G, seq]` layout. */
-  protected itemSeqRow(bg: string): string {
-    const p = Array.from({ length: this.rank }, (_, a) => `p${a}`);
-    return `${bg} * uniforms.seq + ${permutedPosition(p, axisUniforms('tile', this.rank),
-      axisUniforms('tiles', this.rank), 'uniforms.tileVolume')}`;
+  /**
+   * Natural token row `b * tokens + x` of in-group coordinates `coord(a)` of group `g<a>`: axis
+   * index `x<a> = coord * dil + g` (spec §1.2), row-major over the spatial shape.
+   */
+  protected naturalToken(coord: (a: number) => string): string {
+    const x = Array.from({ length: this.rank }, (_, a) => `${coord(a)} * uniforms.dil${a} + g${a}`);
+    return `b * uniforms.tokens + ${linearIndex(x, axisUniforms('size', this.rank))}`;
   }
 
   /** Window of in-group position `pos` along axis `a` (group `g<a>`), from the table. */
@@ -108,12 +125,12 @@ export class KeyWalk extends Walk {
       `let we${a}${sfx} = ${this.windowAt('winEnd', a, `u${a}${sfx}`)};`);
   }
 
-  /** Run by one thread per chunk key `kk`: its row in the permuted K/V (-1 if padding) and coords. */
-  keyInfo(kk: string, bg: string): string {
+  /** Run by one thread per chunk key `kk`: its natural token row (-1 if padding) and coords. */
+  keyInfo(kk: string): string {
     return [
       this.chunkItem(kk),
       perAxis(this.rank, (a) => `keyPos[${kk} * ${this.rank} + ${a}] = p${a};`),
-      `keyRow[${kk}] = select(-1, ${this.itemSeqRow(bg)}, realItem);`,
+      `keyRow[${kk}] = select(-1, ${this.naturalToken((a) => `p${a}`)}, realItem);`,
     ].join('\n');
   }
 
@@ -131,12 +148,12 @@ export class KeyWalk extends Walk {
  * `queryWindow : array<i32, BQC*2N>` (start, end per axis).
  */
 export class QueryWalk extends Walk {
-  /** Run by one thread per chunk query `qq`: its row (-1 if padding) and its window. */
-  queryInfo(qq: string, bg: string): string {
+  /** Run by one thread per chunk query `qq`: its natural token row (-1 if padding), its window. */
+  queryInfo(qq: string): string {
     const rank = this.rank;
     return [
       this.chunkItem(qq),
-      `queryRow[${qq}] = select(-1, ${this.itemSeqRow(bg)}, realItem);`,
+      `queryRow[${qq}] = select(-1, ${this.naturalToken((a) => `p${a}`)}, realItem);`,
       'if (realItem) {',
       perAxis(rank, (a) =>
         `  queryWindow[${qq} * ${2 * rank} + ${2 * a}] = ${this.windowAt('winStart', a, `p${a}`)};\n` +

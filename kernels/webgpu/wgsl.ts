@@ -4,6 +4,9 @@
  * than looped over in WGSL.
  */
 
+/** A line in a program's code that asks for `enable subgroups;` (see subgroups.ts). */
+export const SUBGROUPS_MARKER = '// gna: enable subgroups';
+
 /** One `let` per axis: `let <prefix><a> = <expr(a)>;`. */
 export function perAxis(rank: number, line: (a: number) => string): string {
   return Array.from({ length: rank }, (_, a) => line(a)).join('\n');

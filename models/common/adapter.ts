@@ -5,11 +5,11 @@
  * `setStep` per denoising step switches the whole model.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { DenseJointAttention, GnaJointAttention, GnaWindow, JointAttention,
+import { DenseChunking, DenseJointAttention, GnaJointAttention, GnaWindow, JointAttention,
          JointLayout } from './attention';
 import { SwappableAttention } from './mmdit';
 
-export interface GnaSwapOptions extends GnaWindow {
+export interface GnaSwapOptions extends GnaWindow, DenseChunking {
   /** Dense attention for steps `0 .. denseSteps-1` (default 0: GNA from the first step). */
   denseSteps?: number;
   /**
@@ -22,7 +22,7 @@ export interface GnaSwapOptions extends GnaWindow {
 /** Dense for the first `denseSteps` steps, then GNA; the step is set by the sampler loop. */
 export class HybridAttention implements JointAttention {
   readonly kind = 'hybrid';
-  readonly dense = new DenseJointAttention();
+  readonly dense: DenseJointAttention;
   readonly gna: GnaJointAttention;
   readonly denseSteps: number;
   readonly scale?: number;
@@ -39,8 +39,9 @@ export class HybridAttention implements JointAttention {
     if (options.scale !== undefined && !(Number.isFinite(options.scale) && options.scale > 0)) {
       throw new Error(`swapToGna: scale=${options.scale} must be a positive finite number`);
     }
-    const { windowSize, stride, dilation } = options;
-    this.gna = new GnaJointAttention({ windowSize, stride, dilation });
+    const { windowSize, stride, dilation, maxScoreBytes } = options;
+    this.dense = new DenseJointAttention({ maxScoreBytes });
+    this.gna = new GnaJointAttention({ windowSize, stride, dilation }, { maxScoreBytes });
     this.denseSteps = denseSteps;
     this.scale = options.scale;
   }

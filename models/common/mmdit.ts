@@ -77,6 +77,12 @@ function jointQkv(vis: tf.Tensor[], txt: tf.Tensor[], layout: JointLayout, cfg: 
   return vis.map((x, i) => joinJoint(i < 2 ? rotate(x) : x, txt[i], layout));
 }
 
+/** The visual and the text parts of each joint tensor. */
+function splitAll(joint: tf.Tensor[], layout: JointLayout): [tf.Tensor[], tf.Tensor[]] {
+  const parts = joint.map((t) => splitJoint(t, layout));
+  return [parts.map((s) => s.visual), parts.map((s) => s.text)];
+}
+
 function layoutOf(inputs: JointInputs, textTokens: number, cfg: MmditConfig): JointLayout {
   return { grid: inputs.grid, textTokens, order: cfg.order, validText: inputs.validText,
     tileShape: inputs.tileShape };
@@ -144,9 +150,10 @@ export class SingleStreamBlock implements SwappableAttention {
       const [mod] = modulationTriples(linear(silu, p['mod.weight'], p['mod.bias']), 1);
       const xm = modulate(x, mod, cfg.eps);
       const joint = projectQkv(xm, p, '', cfg);
-      const parts = joint.map((t) => splitJoint(t, layout));
-      const [q, k, v] = jointQkv(parts.map((s) => s.visual), parts.map((s) => s.text), layout, cfg,
-        inputs.rope);
+      // FLUX rotates the joint sequence as it is; HunyuanVideo only its video part.
+      const [q, k, v] = cfg.ropeOnText
+        ? joint.map((t, i) => (i < 2 ? applyRope(t, inputs.rope, cfg.ropeStyle) : t))
+        : jointQkv(...splitAll(joint, layout), layout, cfg, inputs.rope);
       const attn = fromHeads(this.selfAttention.attend(q, k, v, layout, this.scale));
       const mlp = geluTanh(linear(xm, p['Mlp.weight'], p['Mlp.bias']));
       const out = linear(tf.concat([attn, mlp], -1), p['out.weight'], p['out.bias']);

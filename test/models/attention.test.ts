@@ -77,6 +77,26 @@ describe('DenseJointAttention', () => {
     tf.dispose([q, k, v, out]);
   });
 
+  it('runs over head groups under a score-memory bound with the same result', () => {
+    const layout: JointLayout = { grid: [2, 3], textTokens: 4, order: 'textFirst', validText: [3, 4] };
+    const shape = [2, 10, 5, 4];
+    const [q, k, v] = [10, 11, 12].map((s) => randn(shape, s));
+    const ref = jointReference(q.dataSync() as Float32Array, k.dataSync() as Float32Array,
+      v.dataSync() as Float32Array, shape, layout, 0.5);
+    // One head's scores are 10 x 10 floats (400 bytes): groups of 2, 2 and 1 heads.
+    const before = tf.memory().numTensors;
+    const out = new DenseJointAttention({ maxScoreBytes: 800 }).attend(q, k, v, layout, 0.5);
+    expect(tf.memory().numTensors).toBe(before + 1);
+    expect(maxAbsDiff(out.dataSync(), ref)).toBeLessThan(1e-5);
+    const window = { windowSize: [2, 2], stride: [1, 1] };
+    const gnaOut = new GnaJointAttention(window, { maxScoreBytes: 100 }).attend(q, k, v, layout, 0.5);
+    const gnaRef = jointReference(q.dataSync() as Float32Array, k.dataSync() as Float32Array,
+      v.dataSync() as Float32Array, shape, { ...layout, window }, 0.5);
+    expect(maxAbsDiff(gnaOut.dataSync(), gnaRef)).toBeLessThan(1e-5);
+    expect(() => new DenseJointAttention({ maxScoreBytes: 0 })).toThrow(/maxScoreBytes=0 must be a positive number/);
+    tf.dispose([q, k, v, out, gnaOut]);
+  });
+
   it('rejects a layout that does not match the tokens', () => {
     const q = tf.zeros([1, 10, 2, 4]);
     const layout: JointLayout = { grid: [3, 3], textTokens: 2, order: 'textFirst' };

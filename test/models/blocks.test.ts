@@ -216,3 +216,31 @@ describe('Cosmos cross-attention', () => {
     cross.dispose();
   });
 });
+
+describe('blocks inside tfjs training code', () => {
+  it('GNA blocks are differentiable: with a whole-grid window, input gradients equal the dense block\'s', () => {
+    const grid = [2, 3, 4];
+    const block = hunyuanDoubleStream(randomParams(hunyuanDoubleSpecs(0, SMALL), 13, STD), SMALL);
+    const [img, txt, vec] = [randn([2, 24, 32], 21), randn([2, 5, 32], 22), randn([2, 32], 23)];
+    const rope = hunyuanRope(grid, SMALL);
+    // A loss over both streams, differentiated with respect to both inputs.
+    const loss = (i: tf.Tensor, t: tf.Tensor) => {
+      const r = block.apply(i, t, { vec, rope, grid, validText: [5, 2] });
+      return tf.add(tf.sum(tf.square(r.img)), tf.sum(tf.mul(r.txt, 0.5)));
+    };
+    const grads = tf.grads(loss);
+    swapToDense(block);
+    const expected = grads([img, txt]);
+    swapToGna(block, { windowSize: grid });
+    const actual = grads([img, txt]);
+    actual.forEach((a, i) => {
+      expect(a.shape).toEqual(expected[i].shape);
+      expect(maxAbsDiff(a.dataSync(), expected[i].dataSync())).toBeLessThan(1e-4);
+      // The gradients are not vanishingly small, so the comparison means something.
+      expect(tf.tidy(() => tf.max(tf.abs(expected[i])).dataSync()[0])).toBeGreaterThan(0.1);
+    });
+    tf.dispose([...expected, ...actual, img, txt, vec]);
+    disposeRopeTable(rope);
+    block.dispose();
+  });
+});
