@@ -12,7 +12,13 @@
         "src/gna_tc.cu",
         "src/gna_tc_bf16.cu",
         "src/gna_tc_f16.cu",
-        "src/gna_tc_tf32.cu"
+        "src/gna_tc_tf32.cu",
+        "src/gna_wgmma.cu",
+        "src/ops_api.cc",
+        "src/elementwise.cu",
+        "src/copy.cu",
+        "src/reduce.cu",
+        "src/matmul.cu"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
@@ -27,7 +33,8 @@
         {
           "rule_name": "nvcc",
           "extension": "cu",
-          "inputs": ["<(RULE_INPUT_PATH)", "src/gna_native.h", "src/cuda_util.h", "src/gna_tc.cuh"],
+          "inputs": ["<(RULE_INPUT_PATH)", "src/gna_native.h", "src/cuda_util.h", "src/gna_tc.cuh",
+                     "src/gna_wgmma.h", "src/ops.h", "src/op_shape.cuh"],
           "outputs": ["<(INTERMEDIATE_DIR)/<(RULE_INPUT_ROOT).o"],
           "process_outputs_as_sources": 1,
           "message": "nvcc <(RULE_INPUT_PATH)",

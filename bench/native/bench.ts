@@ -1,16 +1,17 @@
 /**
  * The native CUDA path on the GPU: token permute bandwidth against a plain device copy, and the
  * tensor-core GNA forward on the paper's problems (kernel time, permute time, effective TFLOP/s,
- * FLOP-wise and simulated bounds). Peers (cuDNN SDPA, FlexAttention) come from
+ * FLOP-wise and simulated bounds), with the mma.sync kernel (32 and 16 rows per warp) and the
+ * Hopper wgmma kernel (sm_90 only) side by side. Peers (cuDNN SDPA, FlexAttention) come from
  * bench/native/torch_anchors.py in the same device call. Prints a table and one JSON line.
- *   npm run bench:native [-- --quick] [-- --precision=float16] [-- --reps=N]
+ *   npm run bench:native [-- --quick] [-- --precision=float16] [-- --reps=N] [-- --cases=a,b]
  */
 import { normalizeGnaProblem } from '../../src';
 import { gnaFlops } from '../../src/flops';
 import { GnaProblem } from '../../src/params';
 import { simulate } from '../../src/simulator';
 import { NativeAddon, nativeAvailability } from '../../kernels/native/addon';
-import { CudaPrecision, Scratch, allocPermuted, gnaBackwardOnDevice, gnaForwardOnDevice,
+import { CudaPrecision, Scratch, TC_KERNEL_CODES, allocPermuted, gnaBackwardOnDevice, gnaForwardOnDevice,
          permuteOperands, shapeDesc, tiledForward, unpermuteResults } from '../../kernels/native/gna_launch';
 import { PlanCache } from '../../kernels/native/gna_plan';
 import { printJson, printTable, Row } from '../common/table';
@@ -96,10 +97,29 @@ function runCase(addon: NativeAddon, plans: PlanCache, c: Case, copyTBps: number
     const lse = scratch.alloc((count / DIM) * 4);
     const p = allocPermuted(scratch, problem, tiled);
     const permuteMs = timeMs(addon, () => permuteOperands(addon, problem, tiled, q, k, v, p));
-    const kernel = (rows: 16 | 32) => timeMs(addon, () => addon.gnaForwardTiled(tiled.plan.id,
-      shapeDesc(problem), tiled.elem, p.q, p.k, p.v, p.out, p.lse, rows));
-    const kernel16Ms = kernel(16);
-    const kernelMs = kernel(32);
+    const kernel = (rows: 16 | 32, code: number) => timeMs(addon, () => addon.gnaForwardTiled(
+      tiled.plan.id, shapeDesc(problem), tiled.elem, p.q, p.k, p.v, p.out, p.lse, rows, code));
+    const kernel16Ms = kernel(16, TC_KERNEL_CODES.mma);
+    const kernelMs = kernel(32, TC_KERNEL_CODES.mma);
+    // The Hopper wgmma kernel where it applies (sm_90, bf16, 128-token Q tiles), else NaN, and
+    // its largest difference from the mma.sync output over the first 4M permuted values.
+    const head = new Float32Array(Math.min(1 << 22, count));
+    const tail = new Float32Array(head.length);
+    addon.download(p.out, head);
+    let wgmmaMs = NaN;
+    let wgmmaDiff = NaN;
+    try {
+      for (const variant of (process.env.GNA_WGMMA_VARIANTS ?? '').split(',').filter((x) => x)) {
+        process.env.GNA_WGMMA_VARIANT = variant;
+        console.error(`${c.name} wgmma ${variant}: ${kernel(32, TC_KERNEL_CODES.wgmma).toFixed(3)} ms`);
+        delete process.env.GNA_WGMMA_VARIANT;
+      }
+      wgmmaMs = kernel(32, TC_KERNEL_CODES.wgmma);
+      addon.download(p.out, tail);
+      wgmmaDiff = head.reduce((m, x, i) => Math.max(m, Math.abs(x - tail[i])), 0);
+    } catch (e) {
+      if (!/wgmma kernel needs/.test(String(e))) throw e;
+    }
     const unpermuteMs = timeMs(addon, () => unpermuteResults(addon, problem, tiled, p, out, lse));
     // The GNATokenPermute op itself (float32 in and out) against the copy ceiling.
     const qGeom = tiled.plan.qGeometry!;
@@ -124,6 +144,9 @@ function runCase(addon: NativeAddon, plans: PlanCache, c: Case, copyTBps: number
       'visits(masked)': `${tiled.plan.visits}(${tiled.plan.maskedVisits})`,
       kernel_ms: kernelMs,
       kernel16_ms: kernel16Ms,
+      wgmma_ms: wgmmaMs,
+      TFLOPs_wgmma: flops / wgmmaMs / 1e9,
+      wgmma_vs_mma: wgmmaDiff,
       permute_ms: permuteMs + unpermuteMs,
       TFLOPs: flops / kernelMs / 1e9,
       'perm32_%copy': (100 * perm32TBps) / copyTBps,
@@ -150,7 +173,10 @@ function main() {
   const copyTBps = copyBandwidth(addon, scratch);
   scratch.free();
   const rows: Row[] = [];
-  for (const c of quick ? CASES.filter((x) => x.name === 'flux1k_gna') : CASES) {
+  const only = args.find((a) => a.startsWith('--cases='))?.split('=')[1]?.split(',');
+  const cases = only !== undefined ? CASES.filter((x) => only.includes(x.name)) :
+    quick ? CASES.filter((x) => x.name === 'flux1k_gna') : CASES;
+  for (const c of cases) {
     try {
       rows.push(runCase(addon, plans, c, copyTBps));
     } catch (err) {

@@ -83,9 +83,40 @@ export interface NativeAddon {
                  dv: BufferHandle): void;
   gnaForwardTiled(plan: number, shape: ShapeDesc, elem: ElementType, q: BufferHandle,
                   k: BufferHandle, v: BufferHandle, out: BufferHandle, lse: BufferHandle,
-                  rowsPerWarp?: 16 | 32): void;
+                  rowsPerWarp?: 16 | 32, kernel?: number): void;
   tensorCoreSupports(headDim: number, valueDim: number, qVolume: number,
                      kvVolume: number): boolean;
+  // Generic tensor kernels (native/src/ops_api.cc); op codes as in native/src/ops.h.
+  binary(op: number, dtype: 'float32' | 'int32', outShape: number[], aStrides: number[],
+         bStrides: number[], a: BufferHandle, b: BufferHandle, y: BufferHandle): void;
+  unary(op: number, n: number, x: BufferHandle, y: BufferHandle): void;
+  cast(from: string, to: string, n: number, x: BufferHandle, y: BufferHandle): void;
+  fill(elemBytes: 1 | 4, n: number, bits: number, y: BufferHandle): void;
+  stridedCopy(elemBytes: 1 | 4, shape: number[], srcOffset: number, srcStrides: number[],
+              dstOffset: number, dstStrides: number[], x: BufferHandle, y: BufferHandle): void;
+  reduceRows(op: number, dtype: 'float32', rows: number, cols: number, x: BufferHandle,
+             y: BufferHandle): void;
+  softmaxRows(rows: number, cols: number, x: BufferHandle, y: BufferHandle): void;
+  gather(elemBytes: 1 | 4, outer: number, axisSize: number, inner: number, nIdx: number,
+         x: BufferHandle, indices: BufferHandle, y: BufferHandle): void;
+  gemm(desc: GemmDesc, a: BufferHandle, b: BufferHandle, bias: BufferHandle | null,
+       c: BufferHandle): void;
+}
+
+/** One batched GEMM: op codes as in native/src/ops.h (GemmPrecision, Activation). */
+export interface GemmDesc {
+  m: number;
+  n: number;
+  k: number;
+  transposeA: boolean;
+  transposeB: boolean;
+  batchShape: number[];
+  aBatchStrides: number[];
+  bBatchStrides: number[];
+  precision: number;
+  biasMode: 0 | 1 | 2;
+  activation: number;
+  alpha: number;
 }
 
 export type NativeAvailability =

@@ -219,7 +219,8 @@ export class CudaBackend extends KernelBackend {
   runOnCpu(config: KernelConfig, inputs: NamedTensorInfoMap, attrs: NamedAttrMap | undefined) {
     fallbackCounts.set(config.kernelName, (fallbackCounts.get(config.kernelName) ?? 0) + 1);
     const created: DataId[] = [];
-    const cpuInputs: NamedTensorInfoMap = {};
+    // Concat and friends take an array of inputs: keep the container's kind.
+    const cpuInputs = (Array.isArray(inputs) ? [] : {}) as NamedTensorInfoMap;
     try {
       for (const name of Object.keys(inputs)) {
         const t = inputs[name];

@@ -1,7 +1,8 @@
 /**
  * Kernels of the `cuda` backend with a native implementation: GNA forward and backward, token
- * permute and unpermute, and the data-sharing Reshape and Identity. Everything else falls back
- * to the CPU kernels (cuda_backend.ts).
+ * permute and unpermute, the data-sharing Reshape and Identity, and the generic ops of ops/
+ * (elementwise, shape, reductions, matmul). Everything else falls back to the CPU kernels
+ * (cuda_backend.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
@@ -15,6 +16,7 @@ import { gnaGradCpuConfig } from '../cpu/GeneralizedNeighborhoodAttentionGrad';
 import type { CudaBackend } from './cuda_backend';
 import { CudaGnaOptions, checkPrecision, cudaGnaOptions, gnaBackwardOnDevice,
          gnaForwardOnDevice } from './gna_launch';
+import { nativeOpConfigs } from './ops';
 
 const BACKEND = 'cuda';
 /** Head dims the float32 kernels cover (8 values per lane of a warp). */
@@ -119,4 +121,5 @@ export const cudaKernelConfigs: KernelConfig[] = [
   { kernelName: GNA_TOKEN_UNPERMUTE, backendName: BACKEND, kernelFunc: tokenUnpermuteCuda },
   { kernelName: tf.Reshape, backendName: BACKEND, kernelFunc: reshapeCuda },
   { kernelName: tf.Identity, backendName: BACKEND, kernelFunc: identityCuda },
+  ...nativeOpConfigs,
 ];

@@ -23,7 +23,17 @@ export interface CudaGnaOptions {
    * fragment feeds two MMAs) or 16 (Q fragments held in registers).
    */
   rowsPerWarp?: 16 | 32;
+  /**
+   * Tensor-core kernel: 'auto' (default: the Hopper wgmma kernel where it applies, i.e. an sm_90
+   * device, 'bfloat16', head dim 128 and 128-token Q tiles; mma.sync otherwise), 'mma'
+   * (mma.sync always) or 'wgmma' (an error where it does not apply).
+   */
+  kernel?: TcKernel;
 }
+
+export type TcKernel = 'auto' | 'mma' | 'wgmma';
+/** The addon's kernel codes (TcKernel in native/src/gna_native.h). */
+export const TC_KERNEL_CODES: Record<TcKernel, number> = { auto: 0, mma: 1, wgmma: 2 };
 
 /** Options of every native GNA forward in this process (cuda and host-copy kernels). */
 export const cudaGnaOptions: CudaGnaOptions = { precision: 'bfloat16' };
@@ -42,6 +52,13 @@ export function setCudaGnaOptions(options: Partial<CudaGnaOptions>) {
       throw new Error(`setCudaGnaOptions: rowsPerWarp=${options.rowsPerWarp} must be 16 or 32`);
     }
     cudaGnaOptions.rowsPerWarp = options.rowsPerWarp;
+  }
+  if (options.kernel !== undefined) {
+    if (!(options.kernel in TC_KERNEL_CODES)) {
+      throw new Error(`setCudaGnaOptions: kernel=${String(options.kernel)} must be 'auto', ` +
+        `'mma' or 'wgmma'`);
+    }
+    cudaGnaOptions.kernel = options.kernel;
   }
   if ('tileShapes' in options) {
     const t = options.tileShapes;
@@ -93,6 +110,7 @@ export interface TiledForward {
   plan: GnaPlan;
   elem: ElementType;
   rowsPerWarp: 16 | 32;
+  kernel: TcKernel;
 }
 
 /**
@@ -115,7 +133,8 @@ export function tiledForward(addon: NativeAddon, plans: PlanCache, problem: GnaP
     product(shapes.kvTile))) {
     return undefined;
   }
-  return { plan: plans.get(problem, shapes), elem, rowsPerWarp: options.rowsPerWarp ?? 32 };
+  return { plan: plans.get(problem, shapes), elem, rowsPerWarp: options.rowsPerWarp ?? 32,
+    kernel: options.kernel ?? 'auto' };
 }
 
 /** Buffers of the permuted operands of one tiled forward. */
@@ -178,7 +197,7 @@ export function gnaForwardOnDevice(addon: NativeAddon, plans: PlanCache, problem
     const p = allocPermuted(scratch, problem, tiled);
     permuteOperands(addon, problem, tiled, q, k, v, p);
     addon.gnaForwardTiled(tiled.plan.id, shapeDesc(problem), tiled.elem, p.q, p.k, p.v, p.out,
-      p.lse, tiled.rowsPerWarp);
+      p.lse, tiled.rowsPerWarp, TC_KERNEL_CODES[tiled.kernel]);
     unpermuteResults(addon, problem, tiled, p, out, lse);
   } finally {
     scratch.free();

@@ -128,7 +128,7 @@ export function randomParams(specs: ParamSpec[], seed: number, std = 0.02): Bloc
   specs.forEach((spec, i) => {
     const shape = paramShape(spec.original);
     params[spec.param] = shape.length === 1 && /norm/i.test(spec.param)
-      ? tf.add(tf.randomUniform(shape, -0.2, 0.2, 'float32', seed + i), 1)
+      ? tf.tidy(() => tf.add(tf.randomUniform(shape, -0.2, 0.2, 'float32', seed + i), 1))
       : tf.randomNormal(shape, 0, std, 'float32', seed + i);
   });
   return params;

@@ -13,6 +13,7 @@
 #include <vector>
 #include "cuda_util.h"
 #include "gna_native.h"
+#include "ops_api.h"
 
 namespace gna {
 namespace {
@@ -644,8 +645,9 @@ Napi::Value GnaBackwardF32(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// gnaForwardTiled(plan, shape, elem, qP, kP, vP, outP, lseP[, rowsPerWarp]): permuted layout (Q with the plan's Q
-// tiling, K/V with its KV tiling), half-precision inputs, float32 output and LSE.
+// gnaForwardTiled(plan, shape, elem, qP, kP, vP, outP, lseP[, rowsPerWarp[, kernel]]): permuted
+// layout (Q with the plan's Q tiling, K/V with its KV tiling), half-precision inputs, float32
+// output and LSE; kernel 0 auto, 1 mma.sync, 2 wgmma (TcKernel).
 Napi::Value GnaForwardTiled(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Plan& p = planOf(env, info[0]);
@@ -661,7 +663,10 @@ Napi::Value GnaForwardTiled(const Napi::CallbackInfo& info) {
   auto out = static_cast<float*>(need(env, info[6], "output", qRows * s.heads * s.valueDim * 4));
   auto lse = static_cast<float*>(need(env, info[7], "lse", qRows * s.heads * 4));
   const int rowsPerWarp = info[8].IsUndefined() ? 32 : intOf(env, info[8], "rowsPerWarp", 16, 32);
-  check(env, launchGnaForwardTensorCore(s, p.windows, p.tiles, e, rowsPerWarp, q, k, v, out, lse));
+  const auto kernel = static_cast<TcKernel>(
+      info[9].IsUndefined() ? 0 : intOf(env, info[9], "kernel", 0, 2));
+  check(env, launchGnaForwardTensorCore(s, p.windows, p.tiles, e, rowsPerWarp, kernel, q, k, v,
+                                        out, lse));
   return env.Undefined();
 }
 
@@ -691,10 +696,16 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("gnaBackwardF32", Napi::Function::New(env, GnaBackwardF32));
   exports.Set("gnaForwardTiled", Napi::Function::New(env, GnaForwardTiled));
   exports.Set("tensorCoreSupports", Napi::Function::New(env, TensorCoreSupports));
+  registerOps(env, exports);
   return exports;
 }
 
 }  // namespace
+
+void* deviceBuffer(Napi::Env env, const Napi::Value& v, const char* name, double bytes) {
+  return need(env, v, name, bytes);
+}
+
 }  // namespace gna
 
 static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return gna::Init(env, exports); }

@@ -81,12 +81,16 @@ struct TilePlan {
   long long qSeq, kvSeq;  // permuted tokens per group
 };
 
+// Which tensor-core kernel runs: Mma = mma.sync (sm_80+), Wgmma = the Hopper warpgroup kernel
+// (sm_90 only; bf16, head dim 128, 128-token Q tiles), Auto = Wgmma where it applies, else Mma.
+enum class TcKernel : int { Auto = 0, Mma = 1, Wgmma = 2 };
+
 // Elem::F16/BF16 inputs run mma m16n8k16; Elem::F32 inputs run the tf32 kernel (m16n8k8).
 // rowsPerWarp: 16 (one m16 tile per warp, Q fragments in registers) or 32 (two, sharing each K/V
 // fragment; only for 128-token Q tiles of the half-precision kernel).
 Status launchGnaForwardTensorCore(const GnaShape& s, const WindowTables& w, const TilePlan& p,
-                                  Elem elem, int rowsPerWarp, const void* q, const void* k,
-                                  const void* v, float* out, float* lse);
+                                  Elem elem, int rowsPerWarp, TcKernel kernel, const void* q,
+                                  const void* k, const void* v, float* out, float* lse);
 // Whether the tensor-core path has an instantiation for this head dim / tile volume.
 bool tensorCoreSupports(int headDim, int valueDim, int qVolume, int kvVolume);
 

@@ -2,6 +2,7 @@
 // the instantiation for the element type, head dim and Q tile volume.
 #include <cmath>
 #include "gna_tc.cuh"
+#include "gna_wgmma.h"
 
 namespace gna {
 
@@ -11,8 +12,8 @@ bool tensorCoreSupports(int headDim, int valueDim, int qVolume, int kvVolume) {
 }
 
 Status launchGnaForwardTensorCore(const GnaShape& s, const WindowTables& w, const TilePlan& plan,
-                                  Elem elem, int rowsPerWarp, const void* q, const void* k,
-                                  const void* v, float* out, float* lse) {
+                                  Elem elem, int rowsPerWarp, TcKernel kernel, const void* q,
+                                  const void* k, const void* v, float* out, float* lse) {
   if (!tensorCoreSupports(s.headDim, s.valueDim, plan.qVolume, plan.kvVolume)) {
     return Status::Fail("GNA tensor-core forward: unsupported headDim/valueDim/tile volume");
   }
@@ -42,6 +43,13 @@ Status launchGnaForwardTensorCore(const GnaShape& s, const WindowTables& w, cons
   p.qTiles = plan.qTiles;
   p.kvVolume = plan.kvVolume;
   dim3 grid((unsigned)plan.qTiles, (unsigned)s.heads, (unsigned)(s.batch * groups));
+  const bool wgmma = tc::wgmmaSupports(elem, s.headDim, plan.qVolume, plan.kvVolume) &&
+                     tc::wgmmaAvailable();
+  if (kernel == TcKernel::Wgmma && !wgmma) {
+    return Status::Fail("GNA tensor-core forward: the wgmma kernel needs an sm_90 device, bfloat16, "
+                        "head dim 128, 128-token Q tiles and KV tiles of a multiple of 64 tokens");
+  }
+  if (wgmma && kernel != TcKernel::Mma) return tc::launchWgmmaBf16(p, grid);
   switch (elem) {
     case Elem::BF16: return tc::launchBf16(p, grid, s.headDim, plan.qVolume, rowsPerWarp);
     case Elem::F16: return tc::launchF16(p, grid, s.headDim, plan.qVolume, rowsPerWarp);

@@ -5,7 +5,8 @@
  *   kernel through the CPU fallback.
  * - The tensor-core forward (head dims 32/64/128) at 'bfloat16' (atol 5e-2) and 'float16'
  *   (1e-2), NATTEN's forward tolerances (spec §7), on partial-tile, causal, dilated, GQA and
- *   perfectly block-sparse problems.
+ *   perfectly block-sparse problems; the mma.sync kernel, and on sm_90 devices the Hopper wgmma
+ *   kernel (bfloat16, head dim 128, 128-token Q tiles, 64- and 128-token KV tiles).
  */
 import * as tf from '@tensorflow/tfjs';
 import { gna, normalizeGnaProblem } from '../../src';
@@ -78,14 +79,15 @@ const TOLERANCE: Record<string, number> = { bfloat16: 5e-2, float16: 1e-2, tf32:
 
 describeCuda('GNA tensor-core forward on cuda', () => {
   beforeAll(useCuda);
-  afterAll(() => setCudaGnaOptions({ precision: 'bfloat16', rowsPerWarp: 32, tileShapes: undefined }));
+  afterAll(() => setCudaGnaOptions({ precision: 'bfloat16', rowsPerWarp: 32, kernel: 'auto',
+    tileShapes: undefined }));
 
   const variants: Array<[CudaPrecision, 16 | 32]> = [['bfloat16', 32], ['bfloat16', 16],
     ['float16', 32], ['tf32', 16]];
   for (const [precision, rowsPerWarp] of variants) {
     test.each(TC_CASES.map((c) => [c.name, c] as const))(`${precision}, ${rowsPerWarp} rows/warp: %s`,
       (_name, c) => {
-      setCudaGnaOptions({ precision, rowsPerWarp });
+      setCudaGnaOptions({ precision, rowsPerWarp, kernel: 'mma' });
       const x = buildParityInputs(c);
       const ref = parityReference(c, x);
       const options = { windowSize: c.windowSize, stride: c.stride, dilation: c.dilation,
@@ -112,4 +114,63 @@ describeCuda('GNA tensor-core forward on cuda', () => {
       expect(deviceBuffers()).toBe(buffers);
     });
   }
+});
+
+// The Hopper kernel (issue 7): tile shapes fixed to its 128-token Q tiles, KV tiles of 64 and 128
+// tokens (one and two 64-key chunks), partial tiles, causal, dilated, GQA and batch 2.
+const WGMMA_CASES: Array<[ParityCase, number[], number[][]]> = [
+  [TC_CASES[2], [128], [[64], [128]]],
+  [TC_CASES[4], [8, 16], [[8, 8], [8, 16]]],
+  [TC_CASES[7], [4, 4, 8], [[2, 4, 8], [4, 4, 8]]],
+  [tcCase('1d L300 K63 s21 causal GQA H4/2 D128',
+    { heads: 4, kvHeads: 2, shape: [300], windowSize: [63], stride: [21], isCausal: [T] }, 128),
+  [128], [[64], [128]]],
+  [tcCase('2d (24,40) K(8,12) s(4,4) d(2,1) D128',
+    { shape: [24, 40], windowSize: [8, 12], stride: [4, 4], dilation: [2, 1] }, 128),
+  [8, 16], [[8, 8], [8, 16]]],
+];
+
+describeCuda('GNA wgmma forward on cuda (sm_90)', () => {
+  beforeAll(useCuda);
+  afterAll(() => setCudaGnaOptions({ kernel: 'auto', tileShapes: undefined }));
+  const hopper = () => addon().probe().computeCapability === '9.0';
+
+  const cases = WGMMA_CASES.flatMap(([c, qTile, kvTiles]) => kvTiles.map((kvTile) =>
+    [`${c.name}, tiles ${qTile.join('x')}/${kvTile.join('x')}`, c, qTile, kvTile] as const));
+  test.each(cases)('bfloat16 wgmma: %s', (_name, c, qTile, kvTile) => {
+    if (!hopper()) return;
+    setCudaGnaOptions({ precision: 'bfloat16', kernel: 'wgmma', tileShapes: { qTile, kvTile } });
+    const x = buildParityInputs(c);
+    const ref = parityReference(c, x);
+    const tensors = tf.memory().numTensors;
+    const buffers = deviceBuffers();
+    const q = tf.tensor(x.q, x.qShape);
+    const k = tf.tensor(x.k, x.kShape);
+    const v = tf.tensor(x.v, x.vShape);
+    const { output, lse } = gna(q, k, v, { windowSize: c.windowSize, stride: c.stride,
+      dilation: c.dilation, isCausal: c.isCausal, returnLse: true });
+    const outErr = maxAbsDiff(output.dataSync(), ref.output);
+    const lseErr = maxAbsDiff(lse.dataSync(), ref.lse);
+    tf.dispose([q, k, v, output, lse]);
+    expect(outErr).toBeLessThanOrEqual(TOLERANCE.bfloat16);
+    expect(lseErr).toBeLessThanOrEqual(TOLERANCE.bfloat16);
+    expect(outErr).toBeGreaterThan(1e-6);
+    expect(tf.memory().numTensors).toBe(tensors);
+    expect(deviceBuffers()).toBe(buffers);
+  });
+
+  test('kernel wgmma where it does not apply is an error naming its requirements', () => {
+    const c = TC_CASES[0];  // head dim 64
+    setCudaGnaOptions({ precision: 'bfloat16', kernel: 'wgmma', tileShapes: undefined });
+    const x = buildParityInputs(c);
+    const q = tf.tensor(x.q, x.qShape);
+    const k = tf.tensor(x.k, x.kShape);
+    const v = tf.tensor(x.v, x.vShape);
+    try {
+      expect(() => gna(q, k, v, { windowSize: c.windowSize, stride: c.stride }))
+        .toThrow(/wgmma kernel needs an sm_90 device, bfloat16, head dim 128/);
+    } finally {
+      tf.dispose([q, k, v]);
+    }
+  });
 });

@@ -1,0 +1,938 @@
+// Hopper (sm_90a) tensor-core GNA forward: warpgroup MMA (wgmma) over the same token-permuted
+// bf16 operands, plan tables and Params as the mma.sync kernel (gna_tc.cuh); only the compute core
+// differs. A CTA owns one 128-token Q tile of one (batch*group, head) and runs two warpgroups of
+// 64 query rows each. Q and the K/V chunks of NC keys sit in shared memory in the 128-byte
+// swizzled layout wgmma descriptors read directly (no ldmatrix): S = Q K^T is an SS wgmma with
+// both operands K-major, O += P V an RS wgmma with P converted in registers from the S
+// accumulators (same fragment layout as mma.sync's) and V read MN-major (transposed B). K/V
+// chunks are double-buffered with cp.async. Masking and online softmax follow gna_tc.cuh.
+#include "gna_wgmma.h"
+#include <cuda.h>
+#include <cudaTypedefs.h>
+#include <cstdlib>
+#include <string>
+
+namespace gna {
+namespace tc {
+namespace {
+
+// wgmma exists only in the arch-specific sm_90a target; other device passes compile an empty
+// kernel that the host never launches (wgmmaAvailable() checks compute capability 9.0).
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ == 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define GNA_WGMMA_DEVICE 1
+#endif
+
+constexpr int kWD = 128;    // head dim
+constexpr int kWBQ = 128;   // Q rows per CTA (two warpgroups of 64)
+constexpr int kWThreads = 256;
+
+#ifdef GNA_WGMMA_DEVICE
+// D[64x64] (+)= A[64x16] * B[16x64], A and B K-major in shared memory (descriptors).
+__device__ inline void wgmmaSS64(float* d, uint64_t a, uint64_t b, int accumulate) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, p, 1, 1, 0, 0;\n}\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+        "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+        "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+        "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+      : "l"(a), "l"(b), "r"(accumulate));
+}
+
+// D[64x128] (+)= A[64x16] * B[16x128], A and B K-major in shared memory (descriptors).
+__device__ inline void wgmmaSS128(float* d, uint64_t a, uint64_t b, int accumulate) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, p, 1, 1, 0, 0;\n}\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+        "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+        "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+        "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+        "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+        "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+        "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+        "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+      : "l"(a), "l"(b), "r"(accumulate));
+}
+
+// D[64x128] += A[64x16] * B[16x128], A in registers (bf16 pairs), B MN-major in shared memory.
+__device__ inline void wgmmaRS128(float* d, const uint32_t* a, uint64_t b) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, "
+      "{%64, %65, %66, %67}, %68, p, 1, 1, 1;\n}\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+        "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+        "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+        "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+        "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+        "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+        "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+        "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1));
+}
+
+
+__device__ inline void wgmmaFence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+__device__ inline void wgmmaCommit() {
+  asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+}
+template <int N> __device__ inline void wgmmaWait() {
+  asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
+}
+// Keeps the compiler from moving accesses of accumulator registers across wgmma issue/wait.
+template <int N> __device__ inline void pinRegisters(float* d) {
+#pragma unroll
+  for (int i = 0; i < N; i++) asm volatile("" : "+f"(d[i])::"memory");
+}
+// cp.async writes through the generic proxy; wgmma reads through the async proxy.
+__device__ inline void fenceProxyAsync() {
+  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+}
+
+// Shared-memory matrix descriptor, 128-byte swizzle. lbo/sbo in bytes.
+__device__ inline uint64_t descriptor(uint32_t addr, uint32_t lbo, uint32_t sbo) {
+  return (uint64_t)((addr & 0x3FFFF) >> 4) | ((uint64_t)(lbo >> 4) << 16) |
+         ((uint64_t)(sbo >> 4) << 32) | (1ull << 62);
+}
+
+// Byte offset of 16-byte chunk c (0..15) of row r in a [rows][128] bf16 tile stored as two
+// column halves of [rows][64], each row 128 bytes with the chunk index XOR (r mod 8): the
+// canonical 128B-swizzle layout (8-row atoms of 1024 bytes) for K-major and MN-major operands.
+template <int ROWS> __device__ inline uint32_t sw128(int r, int c) {
+  return (c >> 3) * ROWS * 128 + r * 128 + (((c & 7) ^ (r & 7)) << 4);
+}
+
+template <int ROWS>
+__device__ inline void loadSw128(unsigned char* dst, const __nv_bfloat16* src, long long stride) {
+  for (int i = threadIdx.x; i < ROWS * 16; i += kWThreads) {
+    const int r = i >> 4, c = i & 15;
+    cpAsync16(dst + sw128<ROWS>(r, c), src + r * stride + c * 8);
+  }
+}
+
+__device__ inline void mbarInit(uint32_t bar, int count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
+}
+__device__ inline void mbarExpectTx(uint32_t bar, int bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes)
+               : "memory");
+}
+__device__ inline void mbarArrive(uint32_t bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
+}
+// Spins until the phase with this parity has completed.
+__device__ inline void mbarWait(uint32_t bar, uint32_t parity) {
+  asm volatile(
+      "{\n.reg .pred done;\nWAIT_%=:\n"
+      "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+      "@!done bra WAIT_%=;\n}\n" ::"r"(bar), "r"(parity)
+      : "memory");
+}
+// One 2D TMA box (64 columns = 128 bytes, 128B-swizzled, by NC rows) into shared memory,
+// completing `bytes` on the mbarrier.
+__device__ inline void tmaLoad(void* dst, const CUtensorMap* map, int col, int row, uint32_t bar) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, "
+      "%3}], [%4];\n" ::"r"(smemAddr(dst)), "l"(reinterpret_cast<uint64_t>(map)), "r"(col), "r"(row),
+      "r"(bar)
+      : "memory");
+}
+
+#endif  // GNA_WGMMA_DEVICE
+
+template <int NC>
+__global__ void __launch_bounds__(kWThreads, 1) wgmmaForwardKernel(Params p) {
+#ifdef GNA_WGMMA_DEVICE
+  using T = __nv_bfloat16;
+  constexpr int NT = NC / 8;      // score n-tiles per chunk
+  constexpr int DT = kWD / 8;     // output n-tiles
+  constexpr int kQBytes = kWBQ * kWD * 2, kChunkBytes = NC * kWD * 2;
+  extern __shared__ unsigned char smemRaw[];
+  // Swizzle atoms must be 1024-byte aligned (the swizzle acts on address bits 4-9).
+  unsigned char* smem = reinterpret_cast<unsigned char*>(
+      (reinterpret_cast<uintptr_t>(smemRaw) + 1023) & ~uintptr_t(1023));
+  unsigned char* sQ = smem;
+  unsigned char* sK = sQ + kQBytes;            // two buffers
+  unsigned char* sV = sK + 2 * kChunkBytes;    // two buffers
+  int* sKvOff = reinterpret_cast<int*>(sV + 2 * kChunkBytes);
+  int2* sWin = reinterpret_cast<int2*>(sKvOff + p.kvVolume);
+
+  const int qTile = blockIdx.x, h = blockIdx.y, bg = blockIdx.z;
+  const int group = bg % p.groups;
+  const int hk = h / (p.heads / p.kvHeads);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int wg = warp / 4;
+  const int rowBase = warp * 16;  // warpgroup wg owns rows 64*wg .. 64*wg+63, 16 per warp
+  const T* gQ = static_cast<const T*>(p.q) +
+                (((long long)bg * p.qSeq + (long long)qTile * kWBQ) * p.heads + h) * kWD;
+  const T* gK = static_cast<const T*>(p.k) + ((long long)bg * p.kvSeq * p.kvHeads + hk) * kWD;
+  const T* gV = static_cast<const T*>(p.v) + ((long long)bg * p.kvSeq * p.kvHeads + hk) * kWD;
+  const long long qStride = (long long)p.heads * kWD, kvStride = (long long)p.kvHeads * kWD;
+
+  const int first = p.tileRanges[group * p.qTiles + qTile];
+  const int chunksPerTile = p.kvVolume / NC;
+  const int total = (p.tileRanges[group * p.qTiles + qTile + 1] - first) * chunksPerTile;
+
+  auto loadChunk = [&](int it, int buf) {
+    const int tile = p.entries[first + it / chunksPerTile] & 0x7fffffff;
+    const long long key = (long long)tile * p.kvVolume + (it % chunksPerTile) * NC;
+    loadSw128<NC>(sK + buf * kChunkBytes, gK + key * kvStride, kvStride);
+    loadSw128<NC>(sV + buf * kChunkBytes, gV + key * kvStride, kvStride);
+  };
+
+  loadSw128<kWBQ>(sQ, gQ, qStride);
+  if (total > 0) loadChunk(0, 0);
+  cpAsyncCommit();
+  for (int i = threadIdx.x; i < p.kvVolume; i += kWThreads) sKvOff[i] = p.kvOffsets[i];
+
+  int g[kMaxRank];
+  {
+    int rest = group;
+#pragma unroll
+    for (int a = kMaxRank - 1; a >= 0; a--) {
+      g[a] = a < p.rank ? rest % p.dilation[a] : 0;
+      if (a < p.rank) rest /= p.dilation[a];
+    }
+  }
+  {
+    int origin[kMaxRank];
+    tileOrigin(qTile, p.qTilesPerDim, p.qTile, p.rank, origin);
+    for (int r = threadIdx.x; r < kWBQ; r += kWThreads) {
+      const int packed = p.qOffsets[r];
+#pragma unroll
+      for (int a = 0; a < kMaxRank; a++) {
+        int2 w = make_int2(0, 1);
+        if (a < p.rank) {
+          const int4 e = p.windows[p.offset[a] + g[a] * p.extent[a] + origin[a] +
+                                   unpackCoord(packed, a)];
+          w = make_int2(e.x, e.y - e.x);
+        }
+        sWin[r * kMaxRank + a] = w;
+      }
+    }
+  }
+
+  // Accumulators in the wgmma (= mma.sync) fragment layout: n-tile i holds registers 4i..4i+3,
+  // {row lane/4: cols 8i + 2(lane%4) + {0,1}}, {row lane/4 + 8: same cols}.
+  float o[DT * 4];
+#pragma unroll
+  for (int i = 0; i < DT * 4; i++) o[i] = 0.f;
+  float rowMax[2] = {-INFINITY, -INFINITY}, rowSum[2] = {0.f, 0.f};
+  const uint32_t qAddr = smemAddr(sQ) + wg * 64 * 128;
+
+  for (int it = 0; it < total; it++) {
+    const int buf = it & 1;
+    cpAsyncWait<0>();
+    fenceProxyAsync();
+    __syncthreads();  // chunk `it` visible to all; every warpgroup is done with buffer buf^1
+    if (it + 1 < total) loadChunk(it + 1, buf ^ 1);
+    cpAsyncCommit();
+
+    float s[NT * 4];
+    const uint32_t kAddr = smemAddr(sK + buf * kChunkBytes);
+    wgmmaFence();
+#pragma unroll
+    for (int kk = 0; kk < kWD / 16; kk++) {
+      // 16-wide K slice kk: column half kk/4, 32-byte step inside the swizzled 128-byte row.
+      const uint64_t a = descriptor(qAddr + (kk >> 2) * kWBQ * 128 + (kk & 3) * 32, 16, 1024);
+      const uint64_t b = descriptor(kAddr + (kk >> 2) * NC * 128 + (kk & 3) * 32, 16, 1024);
+      if constexpr (NC == 64) wgmmaSS64(s, a, b, kk);
+      else wgmmaSS128(s, a, b, kk);
+    }
+    wgmmaCommit();
+    wgmmaWait<0>();
+    pinRegisters<NT * 4>(s);
+
+    const int entry = p.entries[first + it / chunksPerTile];
+#pragma unroll
+    for (int i = 0; i < NT * 4; i++) s[i] *= p.scaleLog2;
+    if (entry < 0) {  // partial tile (or KV padding): fine mask
+      int origin[kMaxRank];
+      tileOrigin(entry & 0x7fffffff, p.kvTilesPerDim, p.kvTile, p.rank, origin);
+      const int base = (it % chunksPerTile) * NC;
+#pragma unroll
+      for (int i = 0; i < NT; i++) {
+#pragma unroll
+        for (int j = 0; j < 2; j++) {
+          const int packed = sKvOff[base + i * 8 + (lane % 4) * 2 + j];
+          int u[kMaxRank];
+#pragma unroll
+          for (int a = 0; a < kMaxRank; a++) u[a] = origin[a] + unpackCoord(packed, a);
+#pragma unroll
+          for (int rr = 0; rr < 2; rr++) {
+            const int2* w = sWin + (rowBase + lane / 4 + rr * 8) * kMaxRank;
+            bool see = true;
+#pragma unroll
+            for (int a = 0; a < kMaxRank; a++) {
+              if (a < p.rank) see = see && (unsigned)(u[a] - w[a].x) < (unsigned)w[a].y;
+            }
+            if (!see) s[4 * i + 2 * rr + j] = -INFINITY;
+          }
+        }
+      }
+    }
+
+#pragma unroll
+    for (int rr = 0; rr < 2; rr++) {
+      float mx = -INFINITY;
+#pragma unroll
+      for (int i = 0; i < NT; i++) mx = fmaxf(mx, fmaxf(s[4 * i + 2 * rr], s[4 * i + 2 * rr + 1]));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+      const float mNew = fmaxf(rowMax[rr], mx);
+      const float mUse = mNew == -INFINITY ? 0.f : mNew;  // rows with nothing visible yet
+      const float alpha = exp2f(rowMax[rr] - mUse);
+      float sum = 0.f;
+#pragma unroll
+      for (int i = 0; i < NT; i++) {
+        s[4 * i + 2 * rr] = exp2f(s[4 * i + 2 * rr] - mUse);
+        s[4 * i + 2 * rr + 1] = exp2f(s[4 * i + 2 * rr + 1] - mUse);
+        sum += s[4 * i + 2 * rr] + s[4 * i + 2 * rr + 1];
+      }
+      rowSum[rr] = rowSum[rr] * alpha + sum;
+      rowMax[rr] = mNew;
+#pragma unroll
+      for (int i = 0; i < DT; i++) {
+        o[4 * i + 2 * rr] *= alpha;
+        o[4 * i + 2 * rr + 1] *= alpha;
+      }
+    }
+
+    // P (bf16, A fragments from the S accumulators) times V: 16 keys per wgmma; V is [key][d],
+    // i.e. N-contiguous, so B is read transposed. LBO steps between the two 64-wide d halves,
+    // SBO between 8-key groups.
+    const uint32_t vAddr = smemAddr(sV + buf * kChunkBytes);
+    uint32_t pf[NC / 16][4];
+#pragma unroll
+    for (int kk = 0; kk < NC / 16; kk++) {
+      pf[kk][0] = Mma<T>::pack(s[8 * kk + 0], s[8 * kk + 1]);
+      pf[kk][1] = Mma<T>::pack(s[8 * kk + 2], s[8 * kk + 3]);
+      pf[kk][2] = Mma<T>::pack(s[8 * kk + 4], s[8 * kk + 5]);
+      pf[kk][3] = Mma<T>::pack(s[8 * kk + 6], s[8 * kk + 7]);
+    }
+    pinRegisters<DT * 4>(o);
+    wgmmaFence();
+#pragma unroll
+    for (int kk = 0; kk < NC / 16; kk++) {
+      wgmmaRS128(o, pf[kk], descriptor(vAddr + kk * 16 * 128, NC * 128, 1024));
+    }
+    wgmmaCommit();
+    wgmmaWait<0>();
+    pinRegisters<DT * 4>(o);
+  }
+
+#pragma unroll
+  for (int rr = 0; rr < 2; rr++) {
+    float sum = rowSum[rr];
+    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+    sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+    const float inv = sum > 0.f ? 1.f / sum : 0.f;
+    const long long row = (long long)bg * p.qSeq + (long long)qTile * kWBQ + rowBase + lane / 4 +
+                          rr * 8;
+    float* dst = p.out + (row * p.heads + h) * kWD + (lane % 4) * 2;
+#pragma unroll
+    for (int i = 0; i < DT; i++) {
+      *reinterpret_cast<float2*>(dst + i * 8) =
+          make_float2(o[4 * i + 2 * rr] * inv, o[4 * i + 2 * rr + 1] * inv);
+    }
+    if (lane % 4 == 0) {
+      p.lse[row * p.heads + h] =
+          sum > 0.f ? rowMax[rr] * 0.69314718055994531f + logf(sum) : -INFINITY;
+    }
+  }
+#endif  // GNA_WGMMA_DEVICE
+}
+
+// Software-pipelined variant (FlashAttention-3's intra-warpgroup overlap): iteration `it` issues
+// S(it) = Q K(it)^T and O += P(it-1) V(it-1) back to back, waits for S only, runs the softmax of
+// chunk it while the P V wgmma still executes, then waits for it and rescales O. K(it+1) and V(it)
+// load during iteration it (V one chunk behind K).
+template <int NC>
+__global__ void __launch_bounds__(kWThreads, 1) wgmmaPipelinedKernel(Params p) {
+#ifdef GNA_WGMMA_DEVICE
+  using T = __nv_bfloat16;
+  constexpr int NT = NC / 8;
+  constexpr int DT = kWD / 8;
+  constexpr int kQBytes = kWBQ * kWD * 2, kChunkBytes = NC * kWD * 2;
+  extern __shared__ unsigned char smemRaw[];
+  unsigned char* smem = reinterpret_cast<unsigned char*>(
+      (reinterpret_cast<uintptr_t>(smemRaw) + 1023) & ~uintptr_t(1023));
+  unsigned char* sQ = smem;
+  unsigned char* sK = sQ + kQBytes;
+  unsigned char* sV = sK + 2 * kChunkBytes;
+  int* sKvOff = reinterpret_cast<int*>(sV + 2 * kChunkBytes);
+  int2* sWin = reinterpret_cast<int2*>(sKvOff + p.kvVolume);
+
+  const int qTile = blockIdx.x, h = blockIdx.y, bg = blockIdx.z;
+  const int group = bg % p.groups;
+  const int hk = h / (p.heads / p.kvHeads);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int wg = warp / 4;
+  const int rowBase = warp * 16;
+  const T* gQ = static_cast<const T*>(p.q) +
+                (((long long)bg * p.qSeq + (long long)qTile * kWBQ) * p.heads + h) * kWD;
+  const T* gK = static_cast<const T*>(p.k) + ((long long)bg * p.kvSeq * p.kvHeads + hk) * kWD;
+  const T* gV = static_cast<const T*>(p.v) + ((long long)bg * p.kvSeq * p.kvHeads + hk) * kWD;
+  const long long qStride = (long long)p.heads * kWD, kvStride = (long long)p.kvHeads * kWD;
+
+  const int first = p.tileRanges[group * p.qTiles + qTile];
+  const int chunksPerTile = p.kvVolume / NC;
+  const int total = (p.tileRanges[group * p.qTiles + qTile + 1] - first) * chunksPerTile;
+
+  auto chunkKey = [&](int it) {
+    const int tile = p.entries[first + it / chunksPerTile] & 0x7fffffff;
+    return (long long)tile * p.kvVolume + (it % chunksPerTile) * NC;
+  };
+
+  loadSw128<kWBQ>(sQ, gQ, qStride);
+  if (total > 0) loadSw128<NC>(sK, gK + chunkKey(0) * kvStride, kvStride);
+  cpAsyncCommit();
+  for (int i = threadIdx.x; i < p.kvVolume; i += kWThreads) sKvOff[i] = p.kvOffsets[i];
+
+  int g[kMaxRank];
+  {
+    int rest = group;
+#pragma unroll
+    for (int a = kMaxRank - 1; a >= 0; a--) {
+      g[a] = a < p.rank ? rest % p.dilation[a] : 0;
+      if (a < p.rank) rest /= p.dilation[a];
+    }
+  }
+  {
+    int origin[kMaxRank];
+    tileOrigin(qTile, p.qTilesPerDim, p.qTile, p.rank, origin);
+    for (int r = threadIdx.x; r < kWBQ; r += kWThreads) {
+      const int packed = p.qOffsets[r];
+#pragma unroll
+      for (int a = 0; a < kMaxRank; a++) {
+        int2 w = make_int2(0, 1);
+        if (a < p.rank) {
+          const int4 e = p.windows[p.offset[a] + g[a] * p.extent[a] + origin[a] +
+                                   unpackCoord(packed, a)];
+          w = make_int2(e.x, e.y - e.x);
+        }
+        sWin[r * kMaxRank + a] = w;
+      }
+    }
+  }
+
+  float o[DT * 4];
+#pragma unroll
+  for (int i = 0; i < DT * 4; i++) o[i] = 0.f;
+  float rowMax[2] = {-INFINITY, -INFINITY}, rowSum[2] = {0.f, 0.f};
+  uint32_t pf[NC / 16][4];  // P of the previous chunk, bf16 A fragments
+  const uint32_t qAddr = smemAddr(sQ) + wg * 64 * 128;
+
+  auto issuePV = [&](int chunk) {
+    const uint32_t vAddr = smemAddr(sV + (chunk & 1) * kChunkBytes);
+#pragma unroll
+    for (int kk = 0; kk < NC / 16; kk++) {
+      wgmmaRS128(o, pf[kk], descriptor(vAddr + kk * 16 * 128, NC * 128, 1024));
+    }
+    wgmmaCommit();
+  };
+
+  float s[NT * 4];
+  // Waits for the loads of the previous step, then starts K(it+1) and V(it).
+  auto nextLoads = [&](int it) {
+    cpAsyncWait<0>();
+    fenceProxyAsync();
+    __syncthreads();  // K(it), V(it-1) visible; all warpgroups done with iteration it-1
+    if (it + 1 < total) {
+      loadSw128<NC>(sK + ((it + 1) & 1) * kChunkBytes, gK + chunkKey(it + 1) * kvStride, kvStride);
+    }
+    loadSw128<NC>(sV + (it & 1) * kChunkBytes, gV + chunkKey(it) * kvStride, kvStride);
+    cpAsyncCommit();
+  };
+  auto issueS = [&](int it) {
+    const uint32_t kAddr = smemAddr(sK + (it & 1) * kChunkBytes);
+#pragma unroll
+    for (int kk = 0; kk < kWD / 16; kk++) {
+      const uint64_t a = descriptor(qAddr + (kk >> 2) * kWBQ * 128 + (kk & 3) * 32, 16, 1024);
+      const uint64_t b = descriptor(kAddr + (kk >> 2) * NC * 128 + (kk & 3) * 32, 16, 1024);
+      if constexpr (NC == 64) wgmmaSS64(s, a, b, kk);
+      else wgmmaSS128(s, a, b, kk);
+    }
+    wgmmaCommit();
+  };
+  // Scale, mask and exponentiate chunk `it` in place; returns the O rescale factors in alpha.
+  auto softmax = [&](int it, float* alpha) {
+    const int entry = p.entries[first + it / chunksPerTile];
+#pragma unroll
+    for (int i = 0; i < NT * 4; i++) s[i] *= p.scaleLog2;
+    if (entry < 0) {  // partial tile (or KV padding): fine mask
+      int origin[kMaxRank];
+      tileOrigin(entry & 0x7fffffff, p.kvTilesPerDim, p.kvTile, p.rank, origin);
+      const int base = (it % chunksPerTile) * NC;
+#pragma unroll
+      for (int i = 0; i < NT; i++) {
+#pragma unroll
+        for (int j = 0; j < 2; j++) {
+          const int packed = sKvOff[base + i * 8 + (lane % 4) * 2 + j];
+          int u[kMaxRank];
+#pragma unroll
+          for (int a = 0; a < kMaxRank; a++) u[a] = origin[a] + unpackCoord(packed, a);
+#pragma unroll
+          for (int rr = 0; rr < 2; rr++) {
+            const int2* w = sWin + (rowBase + lane / 4 + rr * 8) * kMaxRank;
+            bool see = true;
+#pragma unroll
+            for (int a = 0; a < kMaxRank; a++) {
+              if (a < p.rank) see = see && (unsigned)(u[a] - w[a].x) < (unsigned)w[a].y;
+            }
+            if (!see) s[4 * i + 2 * rr + j] = -INFINITY;
+          }
+        }
+      }
+    }
+#pragma unroll
+    for (int rr = 0; rr < 2; rr++) {
+      float mx = -INFINITY;
+#pragma unroll
+      for (int i = 0; i < NT; i++) mx = fmaxf(mx, fmaxf(s[4 * i + 2 * rr], s[4 * i + 2 * rr + 1]));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+      const float mNew = fmaxf(rowMax[rr], mx);
+      const float mUse = mNew == -INFINITY ? 0.f : mNew;  // rows with nothing visible yet
+      alpha[rr] = exp2f(rowMax[rr] - mUse);
+      float sum = 0.f;
+#pragma unroll
+      for (int i = 0; i < NT; i++) {
+        s[4 * i + 2 * rr] = exp2f(s[4 * i + 2 * rr] - mUse);
+        s[4 * i + 2 * rr + 1] = exp2f(s[4 * i + 2 * rr + 1] - mUse);
+        sum += s[4 * i + 2 * rr] + s[4 * i + 2 * rr + 1];
+      }
+      rowSum[rr] = rowSum[rr] * alpha[rr] + sum;
+      rowMax[rr] = mNew;
+    }
+  };
+  auto rescaleAndPack = [&](const float* alpha) {
+#pragma unroll
+    for (int i = 0; i < DT; i++) {
+      o[4 * i + 0] *= alpha[0];
+      o[4 * i + 1] *= alpha[0];
+      o[4 * i + 2] *= alpha[1];
+      o[4 * i + 3] *= alpha[1];
+    }
+#pragma unroll
+    for (int kk = 0; kk < NC / 16; kk++) {
+      pf[kk][0] = Mma<T>::pack(s[8 * kk + 0], s[8 * kk + 1]);
+      pf[kk][1] = Mma<T>::pack(s[8 * kk + 2], s[8 * kk + 3]);
+      pf[kk][2] = Mma<T>::pack(s[8 * kk + 4], s[8 * kk + 5]);
+      pf[kk][3] = Mma<T>::pack(s[8 * kk + 6], s[8 * kk + 7]);
+    }
+  };
+
+  if (total > 0) {  // chunk 0: nothing to overlap with yet
+    float alpha[2];
+    nextLoads(0);
+    wgmmaFence();
+    issueS(0);
+    wgmmaWait<0>();
+    pinRegisters<NT * 4>(s);
+    softmax(0, alpha);
+    rescaleAndPack(alpha);
+  }
+  for (int it = 1; it < total; it++) {
+    float alpha[2];
+    nextLoads(it);
+    pinRegisters<DT * 4>(o);
+    wgmmaFence();
+    issueS(it);
+    issuePV(it - 1);
+    wgmmaWait<1>();  // S(it) done; P(it-1) V(it-1) may still run during the softmax
+    pinRegisters<NT * 4>(s);
+    softmax(it, alpha);
+    wgmmaWait<0>();
+    pinRegisters<DT * 4>(o);
+    pinRegisters<NC / 4>(reinterpret_cast<float*>(&pf[0][0]));
+    rescaleAndPack(alpha);
+  }
+  if (total > 0) {
+    cpAsyncWait<0>();
+    fenceProxyAsync();
+    __syncthreads();
+    pinRegisters<DT * 4>(o);
+    wgmmaFence();
+    issuePV(total - 1);
+    wgmmaWait<0>();
+    pinRegisters<DT * 4>(o);
+  }
+
+#pragma unroll
+  for (int rr = 0; rr < 2; rr++) {
+    float sum = rowSum[rr];
+    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+    sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+    const float inv = sum > 0.f ? 1.f / sum : 0.f;
+    const long long row = (long long)bg * p.qSeq + (long long)qTile * kWBQ + rowBase + lane / 4 +
+                          rr * 8;
+    float* dst = p.out + (row * p.heads + h) * kWD + (lane % 4) * 2;
+#pragma unroll
+    for (int i = 0; i < DT; i++) {
+      *reinterpret_cast<float2*>(dst + i * 8) =
+          make_float2(o[4 * i + 2 * rr] * inv, o[4 * i + 2 * rr + 1] * inv);
+    }
+    if (lane % 4 == 0) {
+      p.lse[row * p.heads + h] =
+          sum > 0.f ? rowMax[rr] * 0.69314718055994531f + logf(sum) : -INFINITY;
+    }
+  }
+#endif  // GNA_WGMMA_DEVICE
+}
+
+template <int NC>
+__global__ void __launch_bounds__(kWThreads + 128, 1)
+wgmmaTmaKernel(Params p, const __grid_constant__ CUtensorMap tmK,
+               const __grid_constant__ CUtensorMap tmV) {
+#ifdef GNA_WGMMA_DEVICE
+  using T = __nv_bfloat16;
+  constexpr int NT = NC / 8;
+  constexpr int DT = kWD / 8;
+  constexpr int kQBytes = kWBQ * kWD * 2, kChunkBytes = NC * kWD * 2;
+  extern __shared__ unsigned char smemRaw[];
+  unsigned char* smem = reinterpret_cast<unsigned char*>(
+      (reinterpret_cast<uintptr_t>(smemRaw) + 1023) & ~uintptr_t(1023));
+  unsigned char* sQ = smem;
+  unsigned char* sK = sQ + kQBytes;
+  unsigned char* sV = sK + 2 * kChunkBytes;
+  int* sKvOff = reinterpret_cast<int*>(sV + 2 * kChunkBytes);
+  int2* sWin = reinterpret_cast<int2*>(sKvOff + p.kvVolume);
+  // mbarriers: fullK[2], fullV[2] (TMA bytes landed), emptyK[2], emptyV[2] (consumers done).
+  const uint32_t bars = smemAddr(sWin + kWBQ * kMaxRank);
+  auto fullK = [&](int st) { return bars + 8 * st; };
+  auto fullV = [&](int st) { return bars + 16 + 8 * st; };
+  auto emptyK = [&](int st) { return bars + 32 + 8 * st; };
+  auto emptyV = [&](int st) { return bars + 48 + 8 * st; };
+
+  const int qTile = blockIdx.x, h = blockIdx.y, bg = blockIdx.z;
+  const int group = bg % p.groups;
+  const int hk = h / (p.heads / p.kvHeads);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int wg = warp / 4;
+  const int rowBase = warp * 16;
+  const T* gQ = static_cast<const T*>(p.q) +
+                (((long long)bg * p.qSeq + (long long)qTile * kWBQ) * p.heads + h) * kWD;
+  const long long qStride = (long long)p.heads * kWD;
+
+  const int first = p.tileRanges[group * p.qTiles + qTile];
+  const int chunksPerTile = p.kvVolume / NC;
+  const int total = (p.tileRanges[group * p.qTiles + qTile + 1] - first) * chunksPerTile;
+
+  auto chunkKey = [&](int it) {
+    const int tile = p.entries[first + it / chunksPerTile] & 0x7fffffff;
+    return tile * p.kvVolume + (it % chunksPerTile) * NC;
+  };
+
+  if (threadIdx.x == kWThreads) {
+    for (int i = 0; i < 4; i++) {
+      mbarInit(bars + 8 * i, 1);
+      mbarInit(bars + 32 + 8 * i, kWThreads);
+    }
+    fenceProxyAsync();  // barrier initialisation visible to the TMA unit
+  }
+  if (warp < kWThreads / 32) {
+    loadSw128<kWBQ>(sQ, gQ, qStride);
+    cpAsyncCommit();
+    for (int i = threadIdx.x; i < p.kvVolume; i += kWThreads) sKvOff[i] = p.kvOffsets[i];
+  }
+
+  int g[kMaxRank];
+  {
+    int rest = group;
+#pragma unroll
+    for (int a = kMaxRank - 1; a >= 0; a--) {
+      g[a] = a < p.rank ? rest % p.dilation[a] : 0;
+      if (a < p.rank) rest /= p.dilation[a];
+    }
+  }
+  {
+    int origin[kMaxRank];
+    tileOrigin(qTile, p.qTilesPerDim, p.qTile, p.rank, origin);
+    for (int r = threadIdx.x; r < kWBQ; r += kWThreads) {
+      const int packed = p.qOffsets[r];
+#pragma unroll
+      for (int a = 0; a < kMaxRank; a++) {
+        int2 w = make_int2(0, 1);
+        if (a < p.rank) {
+          const int4 e = p.windows[p.offset[a] + g[a] * p.extent[a] + origin[a] +
+                                   unpackCoord(packed, a)];
+          w = make_int2(e.x, e.y - e.x);
+        }
+        sWin[r * kMaxRank + a] = w;
+      }
+    }
+  }
+  cpAsyncWait<0>();
+  fenceProxyAsync();
+  __syncthreads();  // the only CTA-wide barrier: from here on, stages hand over via mbarriers
+
+  if (warp >= kWThreads / 32) {  // producer warpgroup: one thread streams K/V chunks with TMA
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\n" ::: "memory");
+    if (warp == kWThreads / 32 && lane == 0) {
+      const int rowBaseKv = bg * (int)p.kvSeq;
+      for (int n = 0; n < total; n++) {
+        const int st = n & 1;
+        const uint32_t released = ((n >> 1) & 1) ^ 1;  // phase of the previous use's release
+        const int row = rowBaseKv + chunkKey(n);
+        if (n >= 2) mbarWait(emptyK(st), released);
+        mbarExpectTx(fullK(st), kChunkBytes);
+        tmaLoad(sK + st * kChunkBytes, &tmK, hk * kWD, row, fullK(st));
+        tmaLoad(sK + st * kChunkBytes + NC * 128, &tmK, hk * kWD + 64, row, fullK(st));
+        if (n >= 2) mbarWait(emptyV(st), released);
+        mbarExpectTx(fullV(st), kChunkBytes);
+        tmaLoad(sV + st * kChunkBytes, &tmV, hk * kWD, row, fullV(st));
+        tmaLoad(sV + st * kChunkBytes + NC * 128, &tmV, hk * kWD + 64, row, fullV(st));
+      }
+    }
+    return;
+  }
+  // Consumers take the producer's registers: 128 x 24 + 256 x 240 fits the 64K register file.
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 240;\n" ::: "memory");
+
+  float o[DT * 4];
+#pragma unroll
+  for (int i = 0; i < DT * 4; i++) o[i] = 0.f;
+  float rowMax[2] = {-INFINITY, -INFINITY}, rowSum[2] = {0.f, 0.f};
+  uint32_t pf[NC / 16][4];  // P of the previous chunk, bf16 A fragments
+  const uint32_t qAddr = smemAddr(sQ) + wg * 64 * 128;
+
+  auto issuePV = [&](int chunk) {
+    const uint32_t vAddr = smemAddr(sV + (chunk & 1) * kChunkBytes);
+#pragma unroll
+    for (int kk = 0; kk < NC / 16; kk++) {
+      wgmmaRS128(o, pf[kk], descriptor(vAddr + kk * 16 * 128, NC * 128, 1024));
+    }
+    wgmmaCommit();
+  };
+
+  float s[NT * 4];
+  auto issueS = [&](int it) {
+    const uint32_t kAddr = smemAddr(sK + (it & 1) * kChunkBytes);
+#pragma unroll
+    for (int kk = 0; kk < kWD / 16; kk++) {
+      const uint64_t a = descriptor(qAddr + (kk >> 2) * kWBQ * 128 + (kk & 3) * 32, 16, 1024);
+      const uint64_t b = descriptor(kAddr + (kk >> 2) * NC * 128 + (kk & 3) * 32, 16, 1024);
+      if constexpr (NC == 64) wgmmaSS64(s, a, b, kk);
+      else wgmmaSS128(s, a, b, kk);
+    }
+    wgmmaCommit();
+  };
+  // Scale, mask and exponentiate chunk `it` in place; returns the O rescale factors in alpha.
+  auto softmax = [&](int it, float* alpha) {
+    const int entry = p.entries[first + it / chunksPerTile];
+#pragma unroll
+    for (int i = 0; i < NT * 4; i++) s[i] *= p.scaleLog2;
+    if (entry < 0) {  // partial tile (or KV padding): fine mask
+      int origin[kMaxRank];
+      tileOrigin(entry & 0x7fffffff, p.kvTilesPerDim, p.kvTile, p.rank, origin);
+      const int base = (it % chunksPerTile) * NC;
+#pragma unroll
+      for (int i = 0; i < NT; i++) {
+#pragma unroll
+        for (int j = 0; j < 2; j++) {
+          const int packed = sKvOff[base + i * 8 + (lane % 4) * 2 + j];
+          int u[kMaxRank];
+#pragma unroll
+          for (int a = 0; a < kMaxRank; a++) u[a] = origin[a] + unpackCoord(packed, a);
+#pragma unroll
+          for (int rr = 0; rr < 2; rr++) {
+            const int2* w = sWin + (rowBase + lane / 4 + rr * 8) * kMaxRank;
+            bool see = true;
+#pragma unroll
+            for (int a = 0; a < kMaxRank; a++) {
+              if (a < p.rank) see = see && (unsigned)(u[a] - w[a].x) < (unsigned)w[a].y;
+            }
+            if (!see) s[4 * i + 2 * rr + j] = -INFINITY;
+          }
+        }
+      }
+    }
+#pragma unroll
+    for (int rr = 0; rr < 2; rr++) {
+      float mx = -INFINITY;
+#pragma unroll
+      for (int i = 0; i < NT; i++) mx = fmaxf(mx, fmaxf(s[4 * i + 2 * rr], s[4 * i + 2 * rr + 1]));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+      const float mNew = fmaxf(rowMax[rr], mx);
+      const float mUse = mNew == -INFINITY ? 0.f : mNew;  // rows with nothing visible yet
+      alpha[rr] = exp2f(rowMax[rr] - mUse);
+      float sum = 0.f;
+#pragma unroll
+      for (int i = 0; i < NT; i++) {
+        s[4 * i + 2 * rr] = exp2f(s[4 * i + 2 * rr] - mUse);
+        s[4 * i + 2 * rr + 1] = exp2f(s[4 * i + 2 * rr + 1] - mUse);
+        sum += s[4 * i + 2 * rr] + s[4 * i + 2 * rr + 1];
+      }
+      rowSum[rr] = rowSum[rr] * alpha[rr] + sum;
+      rowMax[rr] = mNew;
+    }
+  };
+  auto rescaleAndPack = [&](const float* alpha) {
+#pragma unroll
+    for (int i = 0; i < DT; i++) {
+      o[4 * i + 0] *= alpha[0];
+      o[4 * i + 1] *= alpha[0];
+      o[4 * i + 2] *= alpha[1];
+      o[4 * i + 3] *= alpha[1];
+    }
+#pragma unroll
+    for (int kk = 0; kk < NC / 16; kk++) {
+      pf[kk][0] = Mma<T>::pack(s[8 * kk + 0], s[8 * kk + 1]);
+      pf[kk][1] = Mma<T>::pack(s[8 * kk + 2], s[8 * kk + 3]);
+      pf[kk][2] = Mma<T>::pack(s[8 * kk + 4], s[8 * kk + 5]);
+      pf[kk][3] = Mma<T>::pack(s[8 * kk + 6], s[8 * kk + 7]);
+    }
+  };
+
+  if (total > 0) {  // chunk 0: nothing to overlap with yet
+    float alpha[2];
+    mbarWait(fullK(0), 0);
+    wgmmaFence();
+    issueS(0);
+    wgmmaWait<0>();
+    mbarArrive(emptyK(0));
+    pinRegisters<NT * 4>(s);
+    softmax(0, alpha);
+    rescaleAndPack(alpha);
+  }
+  for (int it = 1; it < total; it++) {
+    float alpha[2];
+    mbarWait(fullK(it & 1), (it >> 1) & 1);
+    mbarWait(fullV((it - 1) & 1), ((it - 1) >> 1) & 1);
+    pinRegisters<DT * 4>(o);
+    wgmmaFence();
+    issueS(it);
+    issuePV(it - 1);
+    wgmmaWait<1>();  // S(it) done; P(it-1) V(it-1) may still run during the softmax
+    mbarArrive(emptyK(it & 1));
+    pinRegisters<NT * 4>(s);
+    softmax(it, alpha);
+    wgmmaWait<0>();
+    mbarArrive(emptyV((it - 1) & 1));
+    pinRegisters<DT * 4>(o);
+    pinRegisters<NC / 4>(reinterpret_cast<float*>(&pf[0][0]));
+    rescaleAndPack(alpha);
+  }
+  if (total > 0) {
+    mbarWait(fullV((total - 1) & 1), ((total - 1) >> 1) & 1);
+    pinRegisters<DT * 4>(o);
+    wgmmaFence();
+    issuePV(total - 1);
+    wgmmaWait<0>();
+    pinRegisters<DT * 4>(o);
+  }
+
+#pragma unroll
+  for (int rr = 0; rr < 2; rr++) {
+    float sum = rowSum[rr];
+    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+    sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+    const float inv = sum > 0.f ? 1.f / sum : 0.f;
+    const long long row = (long long)bg * p.qSeq + (long long)qTile * kWBQ + rowBase + lane / 4 +
+                          rr * 8;
+    float* dst = p.out + (row * p.heads + h) * kWD + (lane % 4) * 2;
+#pragma unroll
+    for (int i = 0; i < DT; i++) {
+      *reinterpret_cast<float2*>(dst + i * 8) =
+          make_float2(o[4 * i + 2 * rr] * inv, o[4 * i + 2 * rr + 1] * inv);
+    }
+    if (lane % 4 == 0) {
+      p.lse[row * p.heads + h] =
+          sum > 0.f ? rowMax[rr] * 0.69314718055994531f + logf(sum) : -INFINITY;
+    }
+  }
+#endif  // GNA_WGMMA_DEVICE
+}
+
+template <int NC, bool PIPELINED>
+Status launchWgmma(const Params& p, dim3 grid) {
+  const size_t smem = 1024 + (size_t)(kWBQ + 4 * NC) * kWD * 2 + p.kvVolume * sizeof(int) +
+                      kWBQ * kMaxRank * sizeof(int2);
+  auto kernel = PIPELINED ? wgmmaPipelinedKernel<NC> : wgmmaForwardKernel<NC>;
+  Status st = cudaStatus(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                              (int)smem),
+                         "cudaFuncSetAttribute (GNA wgmma forward shared memory)");
+  if (!st.ok) return st;
+  kernel<<<grid, kWThreads, smem>>>(p);
+  return lastLaunchStatus("GNA forward (wgmma)");
+}
+
+// Row-major [rows][kvHeads*128] bf16 view of permuted K or V; boxes of 64 columns x NC rows.
+Status encodeKvMap(CUtensorMap* map, const void* base, long long rows, int kvHeads, int nc) {
+  static PFN_cuTensorMapEncodeTiled_v12000 encode = [] {
+    void* fn = nullptr;
+    cudaDriverEntryPointQueryResult q{};
+    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault,
+                                         &q) != cudaSuccess || q != cudaDriverEntryPointSuccess) {
+      fn = nullptr;
+    }
+    return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(fn);
+  }();
+  if (encode == nullptr) return Status::Fail("GNA wgmma forward: cuTensorMapEncodeTiled unavailable");
+  const cuuint64_t dims[2] = {(cuuint64_t)kvHeads * kWD, (cuuint64_t)rows};
+  const cuuint64_t strides[1] = {(cuuint64_t)kvHeads * kWD * 2};
+  const cuuint32_t box[2] = {64, (cuuint32_t)nc};
+  const cuuint32_t elementStrides[2] = {1, 1};
+  const CUresult r = encode(map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, const_cast<void*>(base), dims,
+                            strides, box, elementStrides, CU_TENSOR_MAP_INTERLEAVE_NONE,
+                            CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                            CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  if (r != CUDA_SUCCESS) {
+    return Status::Fail("GNA wgmma forward: cuTensorMapEncodeTiled failed (" + std::to_string(r) + ")");
+  }
+  return Status::Ok();
+}
+
+template <int NC>
+Status launchTma(const Params& p, dim3 grid) {
+  const long long rows = (long long)grid.z * p.kvSeq;
+  CUtensorMap tmK, tmV;
+  Status st = encodeKvMap(&tmK, p.k, rows, p.kvHeads, NC);
+  if (st.ok) st = encodeKvMap(&tmV, p.v, rows, p.kvHeads, NC);
+  if (!st.ok) return st;
+  const size_t smem = 1024 + (size_t)(kWBQ + 4 * NC) * kWD * 2 + p.kvVolume * sizeof(int) +
+                      kWBQ * kMaxRank * sizeof(int2) + 8 * 8;
+  st = cudaStatus(cudaFuncSetAttribute(wgmmaTmaKernel<NC>,
+                                       cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem),
+                  "cudaFuncSetAttribute (GNA wgmma forward shared memory)");
+  if (!st.ok) return st;
+  wgmmaTmaKernel<NC><<<grid, kWThreads + 128, smem>>>(p, tmK, tmV);
+  return lastLaunchStatus("GNA forward (wgmma, TMA)");
+}
+
+}  // namespace
+
+bool wgmmaAvailable() {
+  static const bool available = [] {
+    int device = 0, major = 0, minor = 0;
+    if (cudaGetDevice(&device) != cudaSuccess) return false;
+    if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) != cudaSuccess) {
+      return false;
+    }
+    return major == 9 && minor == 0;
+  }();
+  return available;
+}
+
+bool wgmmaSupports(Elem elem, int headDim, int qVolume, int kvVolume) {
+  return elem == Elem::BF16 && headDim == kWD && qVolume == kWBQ && kvVolume % 64 == 0;
+}
+
+Status launchWgmmaBf16(const Params& p, dim3 grid) {
+  const char* env = std::getenv("GNA_WGMMA_VARIANT");
+  const std::string v = env == nullptr ? "tma" : env;
+  const bool by128 = p.kvVolume % 128 == 0;
+  if (v == "simple64") return launchWgmma<64, false>(p, grid);
+  if (v == "simple128" && by128) return launchWgmma<128, false>(p, grid);
+  if (v == "pipe64") return launchWgmma<64, true>(p, grid);
+  if (v == "pipe128" && by128) return launchWgmma<128, true>(p, grid);
+  if (v == "tma64" || !by128) return launchTma<64>(p, grid);
+  return launchTma<128>(p, grid);
+}
+
+}  // namespace tc
+}  // namespace gna
