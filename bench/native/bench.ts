@@ -109,11 +109,6 @@ function runCase(addon: NativeAddon, plans: PlanCache, c: Case, copyTBps: number
     let wgmmaMs = NaN;
     let wgmmaDiff = NaN;
     try {
-      for (const variant of (process.env.GNA_WGMMA_VARIANTS ?? '').split(',').filter((x) => x)) {
-        process.env.GNA_WGMMA_VARIANT = variant;
-        console.error(`${c.name} wgmma ${variant}: ${kernel(32, TC_KERNEL_CODES.wgmma).toFixed(3)} ms`);
-        delete process.env.GNA_WGMMA_VARIANT;
-      }
       wgmmaMs = kernel(32, TC_KERNEL_CODES.wgmma);
       addon.download(p.out, tail);
       wgmmaDiff = head.reduce((m, x, i) => Math.max(m, Math.abs(x - tail[i])), 0);

@@ -7,7 +7,7 @@
  */
 import { GnaProblem } from '../../src/params';
 import { BufferHandle, ElementType, NativeAddon, ShapeDesc } from './addon';
-import { GnaPlan, PlanCache, TileShapes, chooseTileShapes } from './gna_plan';
+import { GnaPlan, PlanCache, TileShapes } from './gna_plan';
 
 /** Compute precision of the forward kernel; I/O stays float32 (tfjs has no half dtype). */
 export type CudaPrecision = 'float32' | 'tf32' | 'float16' | 'bfloat16';
@@ -19,7 +19,7 @@ export interface CudaGnaOptions {
   /** Fixed tile shapes for the tensor-core path; chosen per problem when absent. */
   tileShapes?: TileShapes;
   /**
-   * Query rows per warp of the tensor-core kernel with 128-token Q tiles: 32 (default; each K/V
+   * Query rows per warp of the mma.sync kernel with 128-token Q tiles: 32 (default; each K/V
    * fragment feeds two MMAs) or 16 (Q fragments held in registers).
    */
   rowsPerWarp?: 16 | 32;
@@ -123,7 +123,7 @@ export function tiledForward(addon: NativeAddon, plans: PlanCache, problem: GnaP
   if (elem === undefined) return undefined;
   // Head dims first: the kernel has instantiations for 32, 64 and 128 only.
   if (!addon.tensorCoreSupports(problem.headDim, problem.valueDim, 128, 128)) return undefined;
-  const shapes = options.tileShapes ?? chooseTileShapes(problem);
+  const shapes = options.tileShapes ?? plans.tileShapes(problem);
   if (shapes.qTile.length !== problem.spatialShape.length ||
       shapes.kvTile.length !== problem.spatialShape.length) {
     throw new Error(`gna (cuda): tileShapes have ${shapes.qTile.length} dims but the input has ` +

@@ -242,8 +242,22 @@ const MAX_PLANS = 64;
 /** Plans by geometry, each owning device tables in the addon; oldest evicted past MAX_PLANS. */
 export class PlanCache {
   private plans = new Map<string, GnaPlan>();
+  /** chooseTileShapes per geometry: its search costs milliseconds, more than a layer's kernel. */
+  private shapes = new Map<string, TileShapes>();
 
   constructor(private readonly addon: NativeAddon) {}
+
+  /** The tile shapes `chooseTileShapes` picks for this geometry, computed once. */
+  tileShapes(problem: GnaProblem): TileShapes {
+    const key = planKey(problem);
+    let shapes = this.shapes.get(key);
+    if (shapes === undefined) {
+      shapes = chooseTileShapes(problem);
+      if (this.shapes.size >= MAX_PLANS) this.shapes.delete(this.shapes.keys().next().value as string);
+      this.shapes.set(key, shapes);
+    }
+    return shapes;
+  }
 
   /** The window tables alone (float32 kernels) or with the tile tables for `shapes`. */
   get(problem: GnaProblem, shapes?: TileShapes): GnaPlan {
@@ -267,6 +281,7 @@ export class PlanCache {
   dispose() {
     for (const plan of this.plans.values()) this.addon.destroyPlan(plan.id);
     this.plans.clear();
+    this.shapes.clear();
   }
 
   private build(problem: GnaProblem, shapes?: TileShapes): GnaPlan {

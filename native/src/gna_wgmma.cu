@@ -1,15 +1,18 @@
-// Hopper (sm_90a) tensor-core GNA forward: warpgroup MMA (wgmma) over the same token-permuted
-// bf16 operands, plan tables and Params as the mma.sync kernel (gna_tc.cuh); only the compute core
-// differs. A CTA owns one 128-token Q tile of one (batch*group, head) and runs two warpgroups of
-// 64 query rows each. Q and the K/V chunks of NC keys sit in shared memory in the 128-byte
-// swizzled layout wgmma descriptors read directly (no ldmatrix): S = Q K^T is an SS wgmma with
-// both operands K-major, O += P V an RS wgmma with P converted in registers from the S
-// accumulators (same fragment layout as mma.sync's) and V read MN-major (transposed B). K/V
-// chunks are double-buffered with cp.async. Masking and online softmax follow gna_tc.cuh.
+// Hopper (sm_90a) tensor-core GNA forward: warpgroup MMA (wgmma) with TMA loads, over the same
+// token-permuted bf16 operands, plan tables and Params as the mma.sync kernel (gna_tc.cuh). A CTA
+// owns one 128-token Q tile of one (batch*group, head) and walks the same KV tile list, in chunks
+// of NC keys (128, or 64 for 64-token KV tiles). Three warpgroups, FlashAttention-3 style:
+// - one producer thread streams K/V chunks into a two-stage ring with TMA (128B-swizzled boxes,
+//   full/empty mbarriers per stage), its warpgroup giving its registers to the consumers;
+// - two consumer warpgroups of 64 query rows each: S = Q K^T is an SS wgmma (both operands
+//   K-major in shared memory, read through matrix descriptors), O += P V an RS wgmma (P converted
+//   in registers from the S accumulators, whose fragment layout is mma.sync's; V MN-major). Each
+//   step issues S(it) and P(it-1) V(it-1) back to back and runs the softmax of chunk it while the
+//   P V wgmma still executes (intra-warpgroup overlap).
+// Masking (partial tiles only) and the online softmax follow gna_tc.cuh.
 #include "gna_wgmma.h"
 #include <cuda.h>
 #include <cudaTypedefs.h>
-#include <cstdlib>
 #include <string>
 
 namespace gna {
@@ -24,7 +27,7 @@ namespace {
 
 constexpr int kWD = 128;    // head dim
 constexpr int kWBQ = 128;   // Q rows per CTA (two warpgroups of 64)
-constexpr int kWThreads = 256;
+constexpr int kConsumers = 256;  // consumer threads; the producer warpgroup follows
 
 #ifdef GNA_WGMMA_DEVICE
 // D[64x64] (+)= A[64x16] * B[16x64], A and B K-major in shared memory (descriptors).
@@ -105,7 +108,7 @@ template <int ROWS> __device__ inline uint32_t sw128(int r, int c) {
 
 template <int ROWS>
 __device__ inline void loadSw128(unsigned char* dst, const __nv_bfloat16* src, long long stride) {
-  for (int i = threadIdx.x; i < ROWS * 16; i += kWThreads) {
+  for (int i = threadIdx.x; i < ROWS * 16; i += kConsumers) {
     const int r = i >> 4, c = i & 15;
     cpAsync16(dst + sw128<ROWS>(r, c), src + r * stride + c * 8);
   }
@@ -141,450 +144,10 @@ __device__ inline void tmaLoad(void* dst, const CUtensorMap* map, int col, int r
 
 #endif  // GNA_WGMMA_DEVICE
 
+// Chunks stage st = n % 2 hold K(n) and V(n); the consumers read K(it) and V(it-1) in step it.
 template <int NC>
-__global__ void __launch_bounds__(kWThreads, 1) wgmmaForwardKernel(Params p) {
-#ifdef GNA_WGMMA_DEVICE
-  using T = __nv_bfloat16;
-  constexpr int NT = NC / 8;      // score n-tiles per chunk
-  constexpr int DT = kWD / 8;     // output n-tiles
-  constexpr int kQBytes = kWBQ * kWD * 2, kChunkBytes = NC * kWD * 2;
-  extern __shared__ unsigned char smemRaw[];
-  // Swizzle atoms must be 1024-byte aligned (the swizzle acts on address bits 4-9).
-  unsigned char* smem = reinterpret_cast<unsigned char*>(
-      (reinterpret_cast<uintptr_t>(smemRaw) + 1023) & ~uintptr_t(1023));
-  unsigned char* sQ = smem;
-  unsigned char* sK = sQ + kQBytes;            // two buffers
-  unsigned char* sV = sK + 2 * kChunkBytes;    // two buffers
-  int* sKvOff = reinterpret_cast<int*>(sV + 2 * kChunkBytes);
-  int2* sWin = reinterpret_cast<int2*>(sKvOff + p.kvVolume);
-
-  const int qTile = blockIdx.x, h = blockIdx.y, bg = blockIdx.z;
-  const int group = bg % p.groups;
-  const int hk = h / (p.heads / p.kvHeads);
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int wg = warp / 4;
-  const int rowBase = warp * 16;  // warpgroup wg owns rows 64*wg .. 64*wg+63, 16 per warp
-  const T* gQ = static_cast<const T*>(p.q) +
-                (((long long)bg * p.qSeq + (long long)qTile * kWBQ) * p.heads + h) * kWD;
-  const T* gK = static_cast<const T*>(p.k) + ((long long)bg * p.kvSeq * p.kvHeads + hk) * kWD;
-  const T* gV = static_cast<const T*>(p.v) + ((long long)bg * p.kvSeq * p.kvHeads + hk) * kWD;
-  const long long qStride = (long long)p.heads * kWD, kvStride = (long long)p.kvHeads * kWD;
-
-  const int first = p.tileRanges[group * p.qTiles + qTile];
-  const int chunksPerTile = p.kvVolume / NC;
-  const int total = (p.tileRanges[group * p.qTiles + qTile + 1] - first) * chunksPerTile;
-
-  auto loadChunk = [&](int it, int buf) {
-    const int tile = p.entries[first + it / chunksPerTile] & 0x7fffffff;
-    const long long key = (long long)tile * p.kvVolume + (it % chunksPerTile) * NC;
-    loadSw128<NC>(sK + buf * kChunkBytes, gK + key * kvStride, kvStride);
-    loadSw128<NC>(sV + buf * kChunkBytes, gV + key * kvStride, kvStride);
-  };
-
-  loadSw128<kWBQ>(sQ, gQ, qStride);
-  if (total > 0) loadChunk(0, 0);
-  cpAsyncCommit();
-  for (int i = threadIdx.x; i < p.kvVolume; i += kWThreads) sKvOff[i] = p.kvOffsets[i];
-
-  int g[kMaxRank];
-  {
-    int rest = group;
-#pragma unroll
-    for (int a = kMaxRank - 1; a >= 0; a--) {
-      g[a] = a < p.rank ? rest % p.dilation[a] : 0;
-      if (a < p.rank) rest /= p.dilation[a];
-    }
-  }
-  {
-    int origin[kMaxRank];
-    tileOrigin(qTile, p.qTilesPerDim, p.qTile, p.rank, origin);
-    for (int r = threadIdx.x; r < kWBQ; r += kWThreads) {
-      const int packed = p.qOffsets[r];
-#pragma unroll
-      for (int a = 0; a < kMaxRank; a++) {
-        int2 w = make_int2(0, 1);
-        if (a < p.rank) {
-          const int4 e = p.windows[p.offset[a] + g[a] * p.extent[a] + origin[a] +
-                                   unpackCoord(packed, a)];
-          w = make_int2(e.x, e.y - e.x);
-        }
-        sWin[r * kMaxRank + a] = w;
-      }
-    }
-  }
-
-  // Accumulators in the wgmma (= mma.sync) fragment layout: n-tile i holds registers 4i..4i+3,
-  // {row lane/4: cols 8i + 2(lane%4) + {0,1}}, {row lane/4 + 8: same cols}.
-  float o[DT * 4];
-#pragma unroll
-  for (int i = 0; i < DT * 4; i++) o[i] = 0.f;
-  float rowMax[2] = {-INFINITY, -INFINITY}, rowSum[2] = {0.f, 0.f};
-  const uint32_t qAddr = smemAddr(sQ) + wg * 64 * 128;
-
-  for (int it = 0; it < total; it++) {
-    const int buf = it & 1;
-    cpAsyncWait<0>();
-    fenceProxyAsync();
-    __syncthreads();  // chunk `it` visible to all; every warpgroup is done with buffer buf^1
-    if (it + 1 < total) loadChunk(it + 1, buf ^ 1);
-    cpAsyncCommit();
-
-    float s[NT * 4];
-    const uint32_t kAddr = smemAddr(sK + buf * kChunkBytes);
-    wgmmaFence();
-#pragma unroll
-    for (int kk = 0; kk < kWD / 16; kk++) {
-      // 16-wide K slice kk: column half kk/4, 32-byte step inside the swizzled 128-byte row.
-      const uint64_t a = descriptor(qAddr + (kk >> 2) * kWBQ * 128 + (kk & 3) * 32, 16, 1024);
-      const uint64_t b = descriptor(kAddr + (kk >> 2) * NC * 128 + (kk & 3) * 32, 16, 1024);
-      if constexpr (NC == 64) wgmmaSS64(s, a, b, kk);
-      else wgmmaSS128(s, a, b, kk);
-    }
-    wgmmaCommit();
-    wgmmaWait<0>();
-    pinRegisters<NT * 4>(s);
-
-    const int entry = p.entries[first + it / chunksPerTile];
-#pragma unroll
-    for (int i = 0; i < NT * 4; i++) s[i] *= p.scaleLog2;
-    if (entry < 0) {  // partial tile (or KV padding): fine mask
-      int origin[kMaxRank];
-      tileOrigin(entry & 0x7fffffff, p.kvTilesPerDim, p.kvTile, p.rank, origin);
-      const int base = (it % chunksPerTile) * NC;
-#pragma unroll
-      for (int i = 0; i < NT; i++) {
-#pragma unroll
-        for (int j = 0; j < 2; j++) {
-          const int packed = sKvOff[base + i * 8 + (lane % 4) * 2 + j];
-          int u[kMaxRank];
-#pragma unroll
-          for (int a = 0; a < kMaxRank; a++) u[a] = origin[a] + unpackCoord(packed, a);
-#pragma unroll
-          for (int rr = 0; rr < 2; rr++) {
-            const int2* w = sWin + (rowBase + lane / 4 + rr * 8) * kMaxRank;
-            bool see = true;
-#pragma unroll
-            for (int a = 0; a < kMaxRank; a++) {
-              if (a < p.rank) see = see && (unsigned)(u[a] - w[a].x) < (unsigned)w[a].y;
-            }
-            if (!see) s[4 * i + 2 * rr + j] = -INFINITY;
-          }
-        }
-      }
-    }
-
-#pragma unroll
-    for (int rr = 0; rr < 2; rr++) {
-      float mx = -INFINITY;
-#pragma unroll
-      for (int i = 0; i < NT; i++) mx = fmaxf(mx, fmaxf(s[4 * i + 2 * rr], s[4 * i + 2 * rr + 1]));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-      const float mNew = fmaxf(rowMax[rr], mx);
-      const float mUse = mNew == -INFINITY ? 0.f : mNew;  // rows with nothing visible yet
-      const float alpha = exp2f(rowMax[rr] - mUse);
-      float sum = 0.f;
-#pragma unroll
-      for (int i = 0; i < NT; i++) {
-        s[4 * i + 2 * rr] = exp2f(s[4 * i + 2 * rr] - mUse);
-        s[4 * i + 2 * rr + 1] = exp2f(s[4 * i + 2 * rr + 1] - mUse);
-        sum += s[4 * i + 2 * rr] + s[4 * i + 2 * rr + 1];
-      }
-      rowSum[rr] = rowSum[rr] * alpha + sum;
-      rowMax[rr] = mNew;
-#pragma unroll
-      for (int i = 0; i < DT; i++) {
-        o[4 * i + 2 * rr] *= alpha;
-        o[4 * i + 2 * rr + 1] *= alpha;
-      }
-    }
-
-    // P (bf16, A fragments from the S accumulators) times V: 16 keys per wgmma; V is [key][d],
-    // i.e. N-contiguous, so B is read transposed. LBO steps between the two 64-wide d halves,
-    // SBO between 8-key groups.
-    const uint32_t vAddr = smemAddr(sV + buf * kChunkBytes);
-    uint32_t pf[NC / 16][4];
-#pragma unroll
-    for (int kk = 0; kk < NC / 16; kk++) {
-      pf[kk][0] = Mma<T>::pack(s[8 * kk + 0], s[8 * kk + 1]);
-      pf[kk][1] = Mma<T>::pack(s[8 * kk + 2], s[8 * kk + 3]);
-      pf[kk][2] = Mma<T>::pack(s[8 * kk + 4], s[8 * kk + 5]);
-      pf[kk][3] = Mma<T>::pack(s[8 * kk + 6], s[8 * kk + 7]);
-    }
-    pinRegisters<DT * 4>(o);
-    wgmmaFence();
-#pragma unroll
-    for (int kk = 0; kk < NC / 16; kk++) {
-      wgmmaRS128(o, pf[kk], descriptor(vAddr + kk * 16 * 128, NC * 128, 1024));
-    }
-    wgmmaCommit();
-    wgmmaWait<0>();
-    pinRegisters<DT * 4>(o);
-  }
-
-#pragma unroll
-  for (int rr = 0; rr < 2; rr++) {
-    float sum = rowSum[rr];
-    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-    sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-    const float inv = sum > 0.f ? 1.f / sum : 0.f;
-    const long long row = (long long)bg * p.qSeq + (long long)qTile * kWBQ + rowBase + lane / 4 +
-                          rr * 8;
-    float* dst = p.out + (row * p.heads + h) * kWD + (lane % 4) * 2;
-#pragma unroll
-    for (int i = 0; i < DT; i++) {
-      *reinterpret_cast<float2*>(dst + i * 8) =
-          make_float2(o[4 * i + 2 * rr] * inv, o[4 * i + 2 * rr + 1] * inv);
-    }
-    if (lane % 4 == 0) {
-      p.lse[row * p.heads + h] =
-          sum > 0.f ? rowMax[rr] * 0.69314718055994531f + logf(sum) : -INFINITY;
-    }
-  }
-#endif  // GNA_WGMMA_DEVICE
-}
-
-// Software-pipelined variant (FlashAttention-3's intra-warpgroup overlap): iteration `it` issues
-// S(it) = Q K(it)^T and O += P(it-1) V(it-1) back to back, waits for S only, runs the softmax of
-// chunk it while the P V wgmma still executes, then waits for it and rescales O. K(it+1) and V(it)
-// load during iteration it (V one chunk behind K).
-template <int NC>
-__global__ void __launch_bounds__(kWThreads, 1) wgmmaPipelinedKernel(Params p) {
-#ifdef GNA_WGMMA_DEVICE
-  using T = __nv_bfloat16;
-  constexpr int NT = NC / 8;
-  constexpr int DT = kWD / 8;
-  constexpr int kQBytes = kWBQ * kWD * 2, kChunkBytes = NC * kWD * 2;
-  extern __shared__ unsigned char smemRaw[];
-  unsigned char* smem = reinterpret_cast<unsigned char*>(
-      (reinterpret_cast<uintptr_t>(smemRaw) + 1023) & ~uintptr_t(1023));
-  unsigned char* sQ = smem;
-  unsigned char* sK = sQ + kQBytes;
-  unsigned char* sV = sK + 2 * kChunkBytes;
-  int* sKvOff = reinterpret_cast<int*>(sV + 2 * kChunkBytes);
-  int2* sWin = reinterpret_cast<int2*>(sKvOff + p.kvVolume);
-
-  const int qTile = blockIdx.x, h = blockIdx.y, bg = blockIdx.z;
-  const int group = bg % p.groups;
-  const int hk = h / (p.heads / p.kvHeads);
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int wg = warp / 4;
-  const int rowBase = warp * 16;
-  const T* gQ = static_cast<const T*>(p.q) +
-                (((long long)bg * p.qSeq + (long long)qTile * kWBQ) * p.heads + h) * kWD;
-  const T* gK = static_cast<const T*>(p.k) + ((long long)bg * p.kvSeq * p.kvHeads + hk) * kWD;
-  const T* gV = static_cast<const T*>(p.v) + ((long long)bg * p.kvSeq * p.kvHeads + hk) * kWD;
-  const long long qStride = (long long)p.heads * kWD, kvStride = (long long)p.kvHeads * kWD;
-
-  const int first = p.tileRanges[group * p.qTiles + qTile];
-  const int chunksPerTile = p.kvVolume / NC;
-  const int total = (p.tileRanges[group * p.qTiles + qTile + 1] - first) * chunksPerTile;
-
-  auto chunkKey = [&](int it) {
-    const int tile = p.entries[first + it / chunksPerTile] & 0x7fffffff;
-    return (long long)tile * p.kvVolume + (it % chunksPerTile) * NC;
-  };
-
-  loadSw128<kWBQ>(sQ, gQ, qStride);
-  if (total > 0) loadSw128<NC>(sK, gK + chunkKey(0) * kvStride, kvStride);
-  cpAsyncCommit();
-  for (int i = threadIdx.x; i < p.kvVolume; i += kWThreads) sKvOff[i] = p.kvOffsets[i];
-
-  int g[kMaxRank];
-  {
-    int rest = group;
-#pragma unroll
-    for (int a = kMaxRank - 1; a >= 0; a--) {
-      g[a] = a < p.rank ? rest % p.dilation[a] : 0;
-      if (a < p.rank) rest /= p.dilation[a];
-    }
-  }
-  {
-    int origin[kMaxRank];
-    tileOrigin(qTile, p.qTilesPerDim, p.qTile, p.rank, origin);
-    for (int r = threadIdx.x; r < kWBQ; r += kWThreads) {
-      const int packed = p.qOffsets[r];
-#pragma unroll
-      for (int a = 0; a < kMaxRank; a++) {
-        int2 w = make_int2(0, 1);
-        if (a < p.rank) {
-          const int4 e = p.windows[p.offset[a] + g[a] * p.extent[a] + origin[a] +
-                                   unpackCoord(packed, a)];
-          w = make_int2(e.x, e.y - e.x);
-        }
-        sWin[r * kMaxRank + a] = w;
-      }
-    }
-  }
-
-  float o[DT * 4];
-#pragma unroll
-  for (int i = 0; i < DT * 4; i++) o[i] = 0.f;
-  float rowMax[2] = {-INFINITY, -INFINITY}, rowSum[2] = {0.f, 0.f};
-  uint32_t pf[NC / 16][4];  // P of the previous chunk, bf16 A fragments
-  const uint32_t qAddr = smemAddr(sQ) + wg * 64 * 128;
-
-  auto issuePV = [&](int chunk) {
-    const uint32_t vAddr = smemAddr(sV + (chunk & 1) * kChunkBytes);
-#pragma unroll
-    for (int kk = 0; kk < NC / 16; kk++) {
-      wgmmaRS128(o, pf[kk], descriptor(vAddr + kk * 16 * 128, NC * 128, 1024));
-    }
-    wgmmaCommit();
-  };
-
-  float s[NT * 4];
-  // Waits for the loads of the previous step, then starts K(it+1) and V(it).
-  auto nextLoads = [&](int it) {
-    cpAsyncWait<0>();
-    fenceProxyAsync();
-    __syncthreads();  // K(it), V(it-1) visible; all warpgroups done with iteration it-1
-    if (it + 1 < total) {
-      loadSw128<NC>(sK + ((it + 1) & 1) * kChunkBytes, gK + chunkKey(it + 1) * kvStride, kvStride);
-    }
-    loadSw128<NC>(sV + (it & 1) * kChunkBytes, gV + chunkKey(it) * kvStride, kvStride);
-    cpAsyncCommit();
-  };
-  auto issueS = [&](int it) {
-    const uint32_t kAddr = smemAddr(sK + (it & 1) * kChunkBytes);
-#pragma unroll
-    for (int kk = 0; kk < kWD / 16; kk++) {
-      const uint64_t a = descriptor(qAddr + (kk >> 2) * kWBQ * 128 + (kk & 3) * 32, 16, 1024);
-      const uint64_t b = descriptor(kAddr + (kk >> 2) * NC * 128 + (kk & 3) * 32, 16, 1024);
-      if constexpr (NC == 64) wgmmaSS64(s, a, b, kk);
-      else wgmmaSS128(s, a, b, kk);
-    }
-    wgmmaCommit();
-  };
-  // Scale, mask and exponentiate chunk `it` in place; returns the O rescale factors in alpha.
-  auto softmax = [&](int it, float* alpha) {
-    const int entry = p.entries[first + it / chunksPerTile];
-#pragma unroll
-    for (int i = 0; i < NT * 4; i++) s[i] *= p.scaleLog2;
-    if (entry < 0) {  // partial tile (or KV padding): fine mask
-      int origin[kMaxRank];
-      tileOrigin(entry & 0x7fffffff, p.kvTilesPerDim, p.kvTile, p.rank, origin);
-      const int base = (it % chunksPerTile) * NC;
-#pragma unroll
-      for (int i = 0; i < NT; i++) {
-#pragma unroll
-        for (int j = 0; j < 2; j++) {
-          const int packed = sKvOff[base + i * 8 + (lane % 4) * 2 + j];
-          int u[kMaxRank];
-#pragma unroll
-          for (int a = 0; a < kMaxRank; a++) u[a] = origin[a] + unpackCoord(packed, a);
-#pragma unroll
-          for (int rr = 0; rr < 2; rr++) {
-            const int2* w = sWin + (rowBase + lane / 4 + rr * 8) * kMaxRank;
-            bool see = true;
-#pragma unroll
-            for (int a = 0; a < kMaxRank; a++) {
-              if (a < p.rank) see = see && (unsigned)(u[a] - w[a].x) < (unsigned)w[a].y;
-            }
-            if (!see) s[4 * i + 2 * rr + j] = -INFINITY;
-          }
-        }
-      }
-    }
-#pragma unroll
-    for (int rr = 0; rr < 2; rr++) {
-      float mx = -INFINITY;
-#pragma unroll
-      for (int i = 0; i < NT; i++) mx = fmaxf(mx, fmaxf(s[4 * i + 2 * rr], s[4 * i + 2 * rr + 1]));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-      const float mNew = fmaxf(rowMax[rr], mx);
-      const float mUse = mNew == -INFINITY ? 0.f : mNew;  // rows with nothing visible yet
-      alpha[rr] = exp2f(rowMax[rr] - mUse);
-      float sum = 0.f;
-#pragma unroll
-      for (int i = 0; i < NT; i++) {
-        s[4 * i + 2 * rr] = exp2f(s[4 * i + 2 * rr] - mUse);
-        s[4 * i + 2 * rr + 1] = exp2f(s[4 * i + 2 * rr + 1] - mUse);
-        sum += s[4 * i + 2 * rr] + s[4 * i + 2 * rr + 1];
-      }
-      rowSum[rr] = rowSum[rr] * alpha[rr] + sum;
-      rowMax[rr] = mNew;
-    }
-  };
-  auto rescaleAndPack = [&](const float* alpha) {
-#pragma unroll
-    for (int i = 0; i < DT; i++) {
-      o[4 * i + 0] *= alpha[0];
-      o[4 * i + 1] *= alpha[0];
-      o[4 * i + 2] *= alpha[1];
-      o[4 * i + 3] *= alpha[1];
-    }
-#pragma unroll
-    for (int kk = 0; kk < NC / 16; kk++) {
-      pf[kk][0] = Mma<T>::pack(s[8 * kk + 0], s[8 * kk + 1]);
-      pf[kk][1] = Mma<T>::pack(s[8 * kk + 2], s[8 * kk + 3]);
-      pf[kk][2] = Mma<T>::pack(s[8 * kk + 4], s[8 * kk + 5]);
-      pf[kk][3] = Mma<T>::pack(s[8 * kk + 6], s[8 * kk + 7]);
-    }
-  };
-
-  if (total > 0) {  // chunk 0: nothing to overlap with yet
-    float alpha[2];
-    nextLoads(0);
-    wgmmaFence();
-    issueS(0);
-    wgmmaWait<0>();
-    pinRegisters<NT * 4>(s);
-    softmax(0, alpha);
-    rescaleAndPack(alpha);
-  }
-  for (int it = 1; it < total; it++) {
-    float alpha[2];
-    nextLoads(it);
-    pinRegisters<DT * 4>(o);
-    wgmmaFence();
-    issueS(it);
-    issuePV(it - 1);
-    wgmmaWait<1>();  // S(it) done; P(it-1) V(it-1) may still run during the softmax
-    pinRegisters<NT * 4>(s);
-    softmax(it, alpha);
-    wgmmaWait<0>();
-    pinRegisters<DT * 4>(o);
-    pinRegisters<NC / 4>(reinterpret_cast<float*>(&pf[0][0]));
-    rescaleAndPack(alpha);
-  }
-  if (total > 0) {
-    cpAsyncWait<0>();
-    fenceProxyAsync();
-    __syncthreads();
-    pinRegisters<DT * 4>(o);
-    wgmmaFence();
-    issuePV(total - 1);
-    wgmmaWait<0>();
-    pinRegisters<DT * 4>(o);
-  }
-
-#pragma unroll
-  for (int rr = 0; rr < 2; rr++) {
-    float sum = rowSum[rr];
-    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-    sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-    const float inv = sum > 0.f ? 1.f / sum : 0.f;
-    const long long row = (long long)bg * p.qSeq + (long long)qTile * kWBQ + rowBase + lane / 4 +
-                          rr * 8;
-    float* dst = p.out + (row * p.heads + h) * kWD + (lane % 4) * 2;
-#pragma unroll
-    for (int i = 0; i < DT; i++) {
-      *reinterpret_cast<float2*>(dst + i * 8) =
-          make_float2(o[4 * i + 2 * rr] * inv, o[4 * i + 2 * rr + 1] * inv);
-    }
-    if (lane % 4 == 0) {
-      p.lse[row * p.heads + h] =
-          sum > 0.f ? rowMax[rr] * 0.69314718055994531f + logf(sum) : -INFINITY;
-    }
-  }
-#endif  // GNA_WGMMA_DEVICE
-}
-
-template <int NC>
-__global__ void __launch_bounds__(kWThreads + 128, 1)
-wgmmaTmaKernel(Params p, const __grid_constant__ CUtensorMap tmK,
+__global__ void __launch_bounds__(kConsumers + 128, 1)
+wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
                const __grid_constant__ CUtensorMap tmV) {
 #ifdef GNA_WGMMA_DEVICE
   using T = __nv_bfloat16;
@@ -625,17 +188,17 @@ wgmmaTmaKernel(Params p, const __grid_constant__ CUtensorMap tmK,
     return tile * p.kvVolume + (it % chunksPerTile) * NC;
   };
 
-  if (threadIdx.x == kWThreads) {
+  if (threadIdx.x == kConsumers) {
     for (int i = 0; i < 4; i++) {
       mbarInit(bars + 8 * i, 1);
-      mbarInit(bars + 32 + 8 * i, kWThreads);
+      mbarInit(bars + 32 + 8 * i, kConsumers);
     }
     fenceProxyAsync();  // barrier initialisation visible to the TMA unit
   }
-  if (warp < kWThreads / 32) {
+  if (warp < kConsumers / 32) {
     loadSw128<kWBQ>(sQ, gQ, qStride);
     cpAsyncCommit();
-    for (int i = threadIdx.x; i < p.kvVolume; i += kWThreads) sKvOff[i] = p.kvOffsets[i];
+    for (int i = threadIdx.x; i < p.kvVolume; i += kConsumers) sKvOff[i] = p.kvOffsets[i];
   }
 
   int g[kMaxRank];
@@ -650,7 +213,7 @@ wgmmaTmaKernel(Params p, const __grid_constant__ CUtensorMap tmK,
   {
     int origin[kMaxRank];
     tileOrigin(qTile, p.qTilesPerDim, p.qTile, p.rank, origin);
-    for (int r = threadIdx.x; r < kWBQ; r += kWThreads) {
+    for (int r = threadIdx.x; r < kWBQ; r += kConsumers) {
       const int packed = p.qOffsets[r];
 #pragma unroll
       for (int a = 0; a < kMaxRank; a++) {
@@ -668,9 +231,9 @@ wgmmaTmaKernel(Params p, const __grid_constant__ CUtensorMap tmK,
   fenceProxyAsync();
   __syncthreads();  // the only CTA-wide barrier: from here on, stages hand over via mbarriers
 
-  if (warp >= kWThreads / 32) {  // producer warpgroup: one thread streams K/V chunks with TMA
+  if (warp >= kConsumers / 32) {  // producer warpgroup: one thread streams K/V chunks with TMA
     asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\n" ::: "memory");
-    if (warp == kWThreads / 32 && lane == 0) {
+    if (warp == kConsumers / 32 && lane == 0) {
       const int rowBaseKv = bg * (int)p.kvSeq;
       for (int n = 0; n < total; n++) {
         const int st = n & 1;
@@ -847,19 +410,6 @@ wgmmaTmaKernel(Params p, const __grid_constant__ CUtensorMap tmK,
 #endif  // GNA_WGMMA_DEVICE
 }
 
-template <int NC, bool PIPELINED>
-Status launchWgmma(const Params& p, dim3 grid) {
-  const size_t smem = 1024 + (size_t)(kWBQ + 4 * NC) * kWD * 2 + p.kvVolume * sizeof(int) +
-                      kWBQ * kMaxRank * sizeof(int2);
-  auto kernel = PIPELINED ? wgmmaPipelinedKernel<NC> : wgmmaForwardKernel<NC>;
-  Status st = cudaStatus(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                              (int)smem),
-                         "cudaFuncSetAttribute (GNA wgmma forward shared memory)");
-  if (!st.ok) return st;
-  kernel<<<grid, kWThreads, smem>>>(p);
-  return lastLaunchStatus("GNA forward (wgmma)");
-}
-
 // Row-major [rows][kvHeads*128] bf16 view of permuted K or V; boxes of 64 columns x NC rows.
 Status encodeKvMap(CUtensorMap* map, const void* base, long long rows, int kvHeads, int nc) {
   static PFN_cuTensorMapEncodeTiled_v12000 encode = [] {
@@ -887,19 +437,20 @@ Status encodeKvMap(CUtensorMap* map, const void* base, long long rows, int kvHea
 }
 
 template <int NC>
-Status launchTma(const Params& p, dim3 grid) {
+Status launchWgmma(const Params& p, dim3 grid) {
   const long long rows = (long long)grid.z * p.kvSeq;
+  if (rows > INT32_MAX) return Status::Fail("GNA wgmma forward: more than 2^31 permuted KV rows");
   CUtensorMap tmK, tmV;
   Status st = encodeKvMap(&tmK, p.k, rows, p.kvHeads, NC);
   if (st.ok) st = encodeKvMap(&tmV, p.v, rows, p.kvHeads, NC);
   if (!st.ok) return st;
   const size_t smem = 1024 + (size_t)(kWBQ + 4 * NC) * kWD * 2 + p.kvVolume * sizeof(int) +
                       kWBQ * kMaxRank * sizeof(int2) + 8 * 8;
-  st = cudaStatus(cudaFuncSetAttribute(wgmmaTmaKernel<NC>,
+  st = cudaStatus(cudaFuncSetAttribute(wgmmaForwardKernel<NC>,
                                        cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem),
                   "cudaFuncSetAttribute (GNA wgmma forward shared memory)");
   if (!st.ok) return st;
-  wgmmaTmaKernel<NC><<<grid, kWThreads + 128, smem>>>(p, tmK, tmV);
+  wgmmaForwardKernel<NC><<<grid, kConsumers + 128, smem>>>(p, tmK, tmV);
   return lastLaunchStatus("GNA forward (wgmma, TMA)");
 }
 
@@ -923,15 +474,7 @@ bool wgmmaSupports(Elem elem, int headDim, int qVolume, int kvVolume) {
 }
 
 Status launchWgmmaBf16(const Params& p, dim3 grid) {
-  const char* env = std::getenv("GNA_WGMMA_VARIANT");
-  const std::string v = env == nullptr ? "tma" : env;
-  const bool by128 = p.kvVolume % 128 == 0;
-  if (v == "simple64") return launchWgmma<64, false>(p, grid);
-  if (v == "simple128" && by128) return launchWgmma<128, false>(p, grid);
-  if (v == "pipe64") return launchWgmma<64, true>(p, grid);
-  if (v == "pipe128" && by128) return launchWgmma<128, true>(p, grid);
-  if (v == "tma64" || !by128) return launchTma<64>(p, grid);
-  return launchTma<128>(p, grid);
+  return p.kvVolume % 128 == 0 ? launchWgmma<128>(p, grid) : launchWgmma<64>(p, grid);
 }
 
 }  // namespace tc
