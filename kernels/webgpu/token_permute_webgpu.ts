@@ -6,10 +6,8 @@
  * pipeline per (rank, vector width) serves every layout.
  */
 import { PermuteLayout } from '../../src/layout';
-import { ProgramUniform, WebGPUProgram } from './webgpu_backend';
+import { FlatProgram } from './flat_program';
 import { ProgramUniforms, axisUniforms, decodeIndex, linearIndex, permutedPosition } from './wgsl';
-
-const WORKGROUP = 64;
 
 /** Vector width of a gather of rows of `width` floats. */
 function gatherComponents(width: number): number {
@@ -30,38 +28,16 @@ function layoutUniforms(layout: PermuteLayout, width: number, components: number
     .perAxis('dil', layout.dilation);
 }
 
-abstract class TokenGatherProgram implements WebGPUProgram {
-  outputShape: number[];
-  shaderKey: string;
-  dispatchLayout = { x: [0] };
-  dispatch: [number, number, number];
-  variableNames = ['x'];
-  variableComponents: number[];
-  outputComponent: number;
-  workgroupSize: [number, number, number] = [WORKGROUP, 1, 1];
-  uniforms: string;
-  size = true;
+abstract class TokenGatherProgram extends FlatProgram {
   protected rank: number;
-  private values: ProgramUniforms;
 
   constructor(name: string, layout: PermuteLayout, width: number,
               outputShape: number[]) {
     const c = gatherComponents(width);
-    this.rank = layout.spatialShape.length;
-    this.outputComponent = c;
-    this.variableComponents = [c];
-    this.outputShape = outputShape;
-    this.dispatch = [Math.ceil(outputShape.reduce((a, b) => a * b, 1) / c / WORKGROUP), 1, 1];
-    this.values = layoutUniforms(layout, width, c);
-    this.uniforms = this.values.declaration();
-    this.shaderKey = `${name}_r${this.rank}_c${c}`;
+    const rank = layout.spatialShape.length;
+    super(`${name}_r${rank}_c${c}`, outputShape, c, layoutUniforms(layout, width, c));
+    this.rank = rank;
   }
-
-  uniformData(): ProgramUniform {
-    return this.values.data();
-  }
-
-  abstract getUserCode(): string;
 }
 
 /** `[B, ...spatial, H, E]` to `[B*G, seq, H*E]`, zero padded. */

@@ -5,21 +5,12 @@
  * included) through the wrapped device, with nothing left behind.
  */
 import * as tf from '@tensorflow/tfjs';
-import { gna } from '../../src';
-import { BLOCKED_FORWARD_TILES, FORWARD_CANDIDATES } from '../../kernels/webgpu/gna_forward_webgpu';
 import { setGnaWebGPUForwardTiles } from '../../kernels/webgpu/GeneralizedNeighborhoodAttention';
 import { registerWebGPUBackendWithSubgroups, subgroupsEnabled } from '../../kernels/webgpu/subgroups';
 import { installDawn } from '../../bench/webgpu/dawn_node';
-import {
-  PARITY_CASES, PARITY_TOLERANCE, buildParityInputs, expectParity, parityReference, runParityCase,
-} from '../helpers/parity_cases';
-import { maxAbsDiff } from '../helpers/random';
+import { PARITY_CASES, expectParity, runParityCase } from '../helpers/parity_cases';
+import { FORWARD_TILE_SIZES, expectForwardTilesMatchReference } from './forward_tile_check';
 import { backendDataCount, describeWebGPU } from './webgpu_env';
-
-const TILE_CASES = PARITY_CASES.filter((c) => [
-  '2d (6,7) K(3,2) s(1,2) d(2,3) causal (F,T) (spec §1.9)',
-  '3d (9,6,7) K(4,3,2) s(3,1,1) d(1,2,3) B2 H2 D16',
-].includes(c.name));
 
 const WHOLE_CASES = PARITY_CASES.slice(0, 4);
 
@@ -50,23 +41,8 @@ describeWebGPU('GNA forward with subgroup operations', () => {
     expect(subgroupsEnabled((tf.backend() as unknown as { device: object }).device)).toBe(ready);
   });
 
-  test.each([...FORWARD_CANDIDATES, ...BLOCKED_FORWARD_TILES].map((t) =>
-    [`${t.queries}q/${t.keys}k/${t.rowsPerThread}r`, t] as const))('tiles %s', async (_name, tiles) => {
-    setGnaWebGPUForwardTiles(tiles);
-    for (const c of TILE_CASES) {
-      const x = buildParityInputs(c);
-      const ref = parityReference(c, x);
-      const result = tf.tidy(() => gna(tf.tensor(x.q, x.qShape), tf.tensor(x.k, x.kShape),
-        tf.tensor(x.v, x.vShape), {
-          windowSize: c.windowSize, stride: c.stride, dilation: c.dilation,
-          isCausal: c.isCausal, returnLse: true,
-        }));
-      const [output, lse] = await Promise.all([result.output.data(), result.lse.data()]);
-      tf.dispose([result.output, result.lse]);
-      expect(maxAbsDiff(output, ref.output)).toBeLessThanOrEqual(PARITY_TOLERANCE.output);
-      expect(maxAbsDiff(lse, ref.lse)).toBeLessThanOrEqual(PARITY_TOLERANCE.lse);
-    }
-    setGnaWebGPUForwardTiles(undefined);
+  test.each(FORWARD_TILE_SIZES)('tiles %s', async (_name, tiles) => {
+    await expectForwardTilesMatchReference(tiles);
     const forward = pipelineKeys().filter((k) => k.startsWith('gnaForward'));
     expect(forward.length).toBeGreaterThan(0);
     expect(forward.every((k) => k.includes('_sg') === ready)).toBe(true);
