@@ -13,6 +13,8 @@
         "src/gna_tc_bf16.cu",
         "src/gna_tc_f16.cu",
         "src/gna_tc_tf32.cu",
+        "src/gna_tc_bwd.cu",
+        "src/gna_tc_bwd_bf16.cu",
         "src/gna_wgmma.cu",
         "src/ops_api.cc",
         "src/elementwise.cu",
@@ -33,7 +35,7 @@
         {
           "rule_name": "nvcc",
           "extension": "cu",
-          "inputs": ["<(RULE_INPUT_PATH)", "src/gna_native.h", "src/cuda_util.h", "src/gna_tc.cuh",
+          "inputs": ["<(RULE_INPUT_PATH)", "src/gna_native.h", "src/cuda_util.h", "src/gna_tc.cuh", "src/gna_tc_bwd.cuh",
                      "src/gna_wgmma.h", "src/ops.h", "src/op_shape.cuh"],
           "outputs": ["<(INTERMEDIATE_DIR)/<(RULE_INPUT_ROOT).o"],
           "process_outputs_as_sources": 1,

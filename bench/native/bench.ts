@@ -2,7 +2,7 @@
  * The native CUDA path on the GPU: token permute bandwidth against a plain device copy, and the
  * tensor-core GNA forward on the paper's problems (kernel time, permute time, effective TFLOP/s,
  * FLOP-wise and simulated bounds), with the mma.sync kernel (32 and 16 rows per warp) and the
- * Hopper wgmma kernel (sm_90 only) side by side. Peers (cuDNN SDPA, FlexAttention) come from
+ * Hopper wgmma kernel (sm_90 only) side by side, and the tensor-core backward (permutes included). Peers (cuDNN SDPA, FlexAttention) come from
  * bench/native/torch_anchors.py in the same device call. Prints a table and one JSON line.
  *   npm run bench:native [-- --quick] [-- --precision=float16] [-- --reps=N] [-- --cases=a,b]
  */
@@ -123,14 +123,16 @@ function runCase(addon: NativeAddon, plans: PlanCache, c: Case, copyTBps: number
     const perm32Ms = timeMs(addon, () => addon.tokenPermute(qGeom, 1, c.heads * DIM, q, p32,
       'float32'));
     const perm32TBps = (4 * count + 4 * seq * c.heads * DIM) / perm32Ms / 1e9;
-    // The float32 backward (correctness-first kernels), on the small case only.
-    let backwardMs = NaN;
-    if (c.name === 'flux1k_gna') {
-      gnaForwardOnDevice(addon, plans, problem, { precision }, q, k, v, out, lse);
-      const [dq, dk, dv] = [0, 1, 2].map(() => scratch.alloc(count * 4));
-      backwardMs = timeMs(addon, () => gnaBackwardOnDevice(addon, plans, problem, {
-        q, k, v, output: out, lse, dOutput: q, dLse: lse, dq, dk, dv }));
-    }
+    // Backward at this precision (the tensor-core kernels, permutes included) on every case;
+    // the exact float32 kernels too on the small case, for comparison.
+    gnaForwardOnDevice(addon, plans, problem, { precision }, q, k, v, out, lse);
+    const [dq, dk, dv] = [0, 1, 2].map(() => scratch.alloc(count * 4));
+    const dLse = randomBuffer(scratch, addon, count / DIM);
+    const grads = { q, k, v, output: out, lse, dOutput: v, dLse, dq, dk, dv };
+    const backwardMs = timeMs(addon, () => gnaBackwardOnDevice(addon, plans, problem,
+      { precision }, grads));
+    const backwardF32Ms = c.name !== 'flux1k_gna' ? NaN : timeMs(addon, () =>
+      gnaBackwardOnDevice(addon, plans, problem, { precision: 'float32' }, grads));
     const sim = simulate({ shape: c.shape, windowSize: c.window, stride: c.stride, qTile, kvTile });
     const flops = gnaFlops(problem);
     return {
@@ -148,7 +150,10 @@ function runCase(addon: NativeAddon, plans: PlanCache, c: Case, copyTBps: number
       flop_bound: sim.flopSpeedup,
       sim_bound: sim.simulatedSpeedup,
       plan_ms: planMs,
-      backward_f32_ms: backwardMs,
+      backward_ms: backwardMs,
+      // FlashAttention's convention: a backward is 2.5 forwards of matrix products.
+      TFLOPs_bwd: (2.5 * flops) / backwardMs / 1e9,
+      backward_f32_ms: backwardF32Ms,
     };
   } finally {
     scratch.free();

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One device call for the native path: GPU facts, the native test suites, the native benchmark,
-# and (ANCHORS=1) the PyTorch peers in the same run. Logs go to $OUT (the device tool brings
+# (ANCHORS=1) the PyTorch peers in the same run, and (SANITIZE=1) compute-sanitizer's memcheck,
+# racecheck and synccheck over bench/native/sanitizer_workload.ts. Logs go to $OUT (the device tool brings
 # them back). Usage on the device: bash .device/boot.sh bash bench/native/device_run.sh
 set -o pipefail
 out=${OUT:-/tmp/native-out}
@@ -26,4 +27,17 @@ if [ "${ANCHORS:-0}" = 1 ]; then
     ${ANCHOR_CASES:-} > "$out/anchors.log" 2>&1
   echo "anchors exit $?"
   grep -E "^\{|_gna|_na " "$out/anchors.log" | cut -c1-400
+fi
+if [ "${SANITIZE:-0}" = 1 ]; then
+  cs=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -n 1)
+  if [ -z "$cs" ]; then
+    echo "compute-sanitizer: not found on this machine"
+  else
+    for tool in memcheck racecheck synccheck; do
+      timeout "${SANITIZE_TIMEOUT:-150}" "$cs" --tool "$tool" --error-exitcode 9 \
+        node dist/bench/native/sanitizer_workload.js > "$out/sanitize_$tool.log" 2>&1
+      echo "compute-sanitizer $tool exit $?"
+      grep -E "ERROR SUMMARY|RACECHECK SUMMARY|workload done|Error" "$out/sanitize_$tool.log" | head -n 8
+    done
+  fi
 fi

@@ -31,6 +31,9 @@ export interface PlanDesc {
     kvTile: number[];
     tileRanges: Int32Array;
     entries: Int32Array;
+    /** The same tile pairs per KV tile (the dK/dV kernel's walk). */
+    inverseRanges: Int32Array;
+    inverseEntries: Int32Array;
     qOffsets: Int32Array;
     kvOffsets: Int32Array;
   };
@@ -84,6 +87,11 @@ export interface NativeAddon {
   gnaForwardTiled(plan: number, shape: ShapeDesc, elem: ElementType, q: BufferHandle,
                   k: BufferHandle, v: BufferHandle, out: BufferHandle, lse: BufferHandle,
                   rowsPerWarp?: 16 | 32, kernel?: number): void;
+  gnaBackwardTiled(plan: number, shape: ShapeDesc, elem: 'float16' | 'bfloat16', q: BufferHandle,
+                   k: BufferHandle, v: BufferHandle, dOut: BufferHandle, lse: BufferHandle,
+                   delta: BufferHandle, dq: BufferHandle, dk: BufferHandle, dv: BufferHandle): void;
+  gnaBackwardDelta(rows: number, valueDim: number, out: BufferHandle, dOut: BufferHandle,
+                   dLse: BufferHandle, delta: BufferHandle): void;
   tensorCoreSupports(headDim: number, valueDim: number, qVolume: number,
                      kvVolume: number): boolean;
   // Generic tensor kernels (native/src/ops_api.cc); op codes as in native/src/ops.h.

@@ -62,8 +62,9 @@ const gnaGradCuda: KernelFunc = ({ inputs, backend, attrs }) => {
   const x = inputs as GnaGradInputs;
   const problem = gnaProblemOf(x, attrs as unknown as GnaKernelAttrs);
   if (!nativeHeadDims(problem)) return b.runOnCpu(gnaGradCpuConfig, inputs, attrs);
+  const options = optionsFor(attrs);
   return withOutputs(b, [[x.q.shape, 'float32'], [x.k.shape, 'float32'], [x.v.shape, 'float32']],
-    ([dq, dk, dv]) => gnaBackwardOnDevice(b.addon, b.plans, problem, {
+    ([dq, dk, dv]) => gnaBackwardOnDevice(b.addon, b.plans, problem, options, {
       q: b.handleOf(x.q), k: b.handleOf(x.k), v: b.handleOf(x.v), output: b.handleOf(x.output),
       lse: b.handleOf(x.lse), dOutput: b.handleOf(x.dOutput), dLse: b.handleOf(x.dLse), dq, dk, dv,
     }));

@@ -6,7 +6,7 @@
  * layout.
  */
 import { GnaProblem } from '../../src/params';
-import { BufferHandle, ElementType, NativeAddon, ShapeDesc } from './addon';
+import { BufferHandle, ElementType, NativeAddon, PermuteGeometryDesc, ShapeDesc } from './addon';
 import { GnaPlan, PlanCache, TileShapes } from './gna_plan';
 
 /** Compute precision of the forward kernel; I/O stays float32 (tfjs has no half dtype). */
@@ -210,16 +210,59 @@ export interface GradBuffers {
   dv: BufferHandle;
 }
 
-/** Backward GNA in float32 (spec §3.4): dq per query row, dk/dv per key over its inverse box. */
+/**
+ * Backward GNA (spec §3.4). At 'float16' and 'bfloat16', where the tensor-core forward applies,
+ * the tensor-core backward over the forward's plan: δ = rowsum(dO ∘ O) − dLse on the original
+ * layout, Q/dO/LSE/δ permuted with the Q tiling and K/V with the KV tiling, the dQ and dK/dV
+ * kernels, then the gradients unpermuted. Otherwise ('float32', 'tf32', other head dims) the
+ * exact float32 kernels on the original layout.
+ */
 export function gnaBackwardOnDevice(addon: NativeAddon, plans: PlanCache, problem: GnaProblem,
-                                    b: GradBuffers) {
+                                    options: CudaGnaOptions, b: GradBuffers) {
+  const tiled = tiledForward(addon, plans, problem, options);
   const scratch = new Scratch(addon);
   try {
     const rows = problem.batch * product(problem.spatialShape) * problem.heads;
     const delta = scratch.alloc(rows * 4);
-    addon.gnaBackwardF32(plans.get(problem).id, shapeDesc(problem), b.q, b.k, b.v, b.output,
-      b.lse, b.dOutput, b.dLse, delta, b.dq, b.dk, b.dv);
+    if (tiled === undefined || tiled.elem === 'float32') {
+      addon.gnaBackwardF32(plans.get(problem).id, shapeDesc(problem), b.q, b.k, b.v, b.output,
+        b.lse, b.dOutput, b.dLse, delta, b.dq, b.dk, b.dv);
+      return;
+    }
+    addon.gnaBackwardDelta(rows, problem.valueDim, b.output, b.dOutput, b.dLse, delta);
+    tiledBackward(addon, scratch, problem, tiled, b, delta);
   } finally {
     scratch.free();
   }
+}
+
+function tiledBackward(addon: NativeAddon, scratch: Scratch, problem: GnaProblem,
+                       t: TiledForward, b: GradBuffers, delta: BufferHandle) {
+  const { batch, heads, kvHeads, headDim, valueDim } = problem;
+  const elem = t.elem as 'float16' | 'bfloat16';
+  const qGeometry = t.plan.qGeometry!;
+  const kvGeometry = t.plan.kvGeometry!;
+  const groups = product(problem.dilation);
+  const qRows = batch * groups * permutedLength(qGeometry.tileShape, problem);
+  const kvRows = batch * groups * permutedLength(kvGeometry.tileShape, problem);
+  const permuted = (g: PermuteGeometryDesc, rowCount: number, width: number, x: BufferHandle,
+                    e: ElementType) => {
+    const y = scratch.alloc(rowCount * width * (e === 'float32' ? 4 : 2));
+    addon.tokenPermute(g, batch, width, x, y, e);
+    return y;
+  };
+  const q = permuted(qGeometry, qRows, heads * headDim, b.q, elem);
+  const dOut = permuted(qGeometry, qRows, heads * valueDim, b.dOutput, elem);
+  const lse = permuted(qGeometry, qRows, heads, b.lse, 'float32');
+  const deltaP = permuted(qGeometry, qRows, heads, delta, 'float32');
+  const k = permuted(kvGeometry, kvRows, kvHeads * headDim, b.k, elem);
+  const v = permuted(kvGeometry, kvRows, kvHeads * valueDim, b.v, elem);
+  const dq = scratch.alloc(qRows * heads * headDim * 4);
+  const dk = scratch.alloc(kvRows * kvHeads * headDim * 4);
+  const dv = scratch.alloc(kvRows * kvHeads * valueDim * 4);
+  addon.gnaBackwardTiled(t.plan.id, shapeDesc(problem), elem, q, k, v, dOut, lse, deltaP, dq, dk,
+    dv);
+  addon.tokenUnpermute(qGeometry, batch, heads * headDim, dq, b.dq);
+  addon.tokenUnpermute(kvGeometry, batch, kvHeads * headDim, dk, b.dk);
+  addon.tokenUnpermute(kvGeometry, batch, kvHeads * valueDim, dv, b.dv);
 }

@@ -222,6 +222,38 @@ function tileTables(problem: GnaProblem, shapes: TileShapes) {
   return { tileRanges: ranges, entries: Int32Array.from(entries) };
 }
 
+/**
+ * The tile table transposed (spec §3.4): per (dilation group, KV tile), the Q tiles whose KV
+ * range holds it, in Q tile order, with the same fine-mask bit. The dK/dV kernel walks it.
+ */
+export function inverseTileTables(ranges: Int32Array, entries: Int32Array, groups: number,
+                                  kvCount: number) {
+  const qCount = (ranges.length - 1) / groups;
+  const counts = new Int32Array(groups * kvCount + 1);
+  for (let group = 0; group < groups; group++) {
+    for (let qt = 0; qt < qCount; qt++) {
+      const row = group * qCount + qt;
+      for (let i = ranges[row]; i < ranges[row + 1]; i++) {
+        counts[group * kvCount + (entries[i] & 0x7fffffff) + 1]++;
+      }
+    }
+  }
+  for (let i = 1; i < counts.length; i++) counts[i] += counts[i - 1];
+  const inverseRanges = Int32Array.from(counts);
+  const fill = counts.subarray(0, groups * kvCount);
+  const inverseEntries = new Int32Array(entries.length);
+  for (let group = 0; group < groups; group++) {
+    for (let qt = 0; qt < qCount; qt++) {
+      const row = group * qCount + qt;
+      for (let i = ranges[row]; i < ranges[row + 1]; i++) {
+        const slot = group * kvCount + (entries[i] & 0x7fffffff);
+        inverseEntries[fill[slot]++] = qt | (entries[i] & 0x80000000);
+      }
+    }
+  }
+  return { inverseRanges, inverseEntries };
+}
+
 export interface GnaPlan {
   id: number;
   shapes?: TileShapes;
@@ -300,8 +332,10 @@ export class PlanCache {
     };
     if (shapes === undefined) return { id: this.addon.createPlan(desc) };
     const tables = tileTables(problem, shapes);
+    const inverse = inverseTileTables(tables.tileRanges, tables.entries, product(problem.dilation),
+      product(tilesPerDim(problem, shapes.kvTile)));
     desc.tiled = {
-      qTile: shapes.qTile, kvTile: shapes.kvTile, ...tables,
+      qTile: shapes.qTile, kvTile: shapes.kvTile, ...tables, ...inverse,
       qOffsets: packedOffsets(shapes.qTile), kvOffsets: packedOffsets(shapes.kvTile),
     };
     const geometry = (tileShape: number[]): PermuteGeometryDesc => ({

@@ -91,9 +91,10 @@ const gnaGradHostCopy: KernelFunc = ({ inputs, backend, attrs }) => {
     const r = gnaBackward(problem, { q, k, v, output, lse, dOutput, dLse });
     grads = [r.dq, r.dk, r.dv];
   } else {
+    const options = optionsFor(attrs);
     grads = onDevice(dev.addon, values, [values[0].length, values[1].length, values[2].length],
       ([q, k, v, output, lse, dOutput, dLse], [dq, dk, dv]) => gnaBackwardOnDevice(dev.addon,
-        dev.plans, problem, { q, k, v, output, lse, dOutput, dLse, dq, dk, dv }));
+        dev.plans, problem, options, { q, k, v, output, lse, dOutput, dLse, dq, dk, dv }));
   }
   return [output(b, x.q.shape, grads[0]), output(b, x.k.shape, grads[1]),
     output(b, x.v.shape, grads[2])];

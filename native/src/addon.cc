@@ -419,8 +419,27 @@ struct Plan {
   bool tiled = false;
   TilePlan tiles{};
   PermuteGeometry qGeometry{}, kvGeometry{};
-  DeviceInts ranges, entries, qOffsets, kvOffsets;
+  DeviceInts ranges, entries, inverseRanges, inverseEntries, qOffsets, kvOffsets;
 };
+
+// Checks one tile table: `ranges` (rows + 1 monotone offsets from 0 to the entry count) and
+// `entries` (tile indices below `tiles`, high bit = fine mask), named in errors as given.
+void checkTileTable(Napi::Env env, const Napi::Int32Array& ranges,
+                    const Napi::Int32Array& entries, size_t rows, int tiles,
+                    const std::string& rangesName, const std::string& entriesName) {
+  if (ranges.ElementLength() != rows + 1 || ranges[0] != 0 ||
+      ranges[ranges.ElementLength() - 1] != (int)entries.ElementLength()) {
+    throw Napi::RangeError::New(env, rangesName + ": wrong length or ends");
+  }
+  for (size_t i = 1; i < ranges.ElementLength(); i++) {
+    if (ranges[i] < ranges[i - 1]) throw Napi::RangeError::New(env, rangesName + " not monotone");
+  }
+  for (size_t i = 0; i < entries.ElementLength(); i++) {
+    if ((entries[i] & 0x7fffffff) >= tiles) {
+      throw Napi::RangeError::New(env, entriesName + ": tile out of range");
+    }
+  }
+}
 
 std::unordered_map<double, std::unique_ptr<Plan>> plans;
 double nextPlan = 1;
@@ -539,25 +558,27 @@ Napi::Value CreatePlan(const Napi::CallbackInfo& info) {
     const int groups = p.qGeometry.groups;
     Napi::Int32Array ranges = int32ArrayOf(env, t, "tileRanges");
     Napi::Int32Array entries = int32ArrayOf(env, t, "entries");
-    if (ranges.ElementLength() != (size_t)groups * tp.qTiles + 1 || ranges[0] != 0 ||
-        ranges[ranges.ElementLength() - 1] != (int)entries.ElementLength()) {
-      throw Napi::RangeError::New(env, "tileRanges: wrong length or ends");
-    }
-    for (size_t i = 1; i < ranges.ElementLength(); i++) {
-      if (ranges[i] < ranges[i - 1]) throw Napi::RangeError::New(env, "tileRanges not monotone");
-    }
-    for (size_t i = 0; i < entries.ElementLength(); i++) {
-      const int tile = entries[i] & 0x7fffffff;
-      if (tile >= tp.kvTiles) throw Napi::RangeError::New(env, "entries: KV tile out of range");
+    Napi::Int32Array inverseRanges = int32ArrayOf(env, t, "inverseRanges");
+    Napi::Int32Array inverseEntries = int32ArrayOf(env, t, "inverseEntries");
+    checkTileTable(env, ranges, entries, (size_t)groups * tp.qTiles, tp.kvTiles, "tileRanges",
+                   "entries");
+    checkTileTable(env, inverseRanges, inverseEntries, (size_t)groups * tp.kvTiles, tp.qTiles,
+                   "inverseRanges", "inverseEntries");
+    if (inverseEntries.ElementLength() != entries.ElementLength()) {
+      throw Napi::RangeError::New(env, "inverseEntries must list every tile pair of entries");
     }
     checkOffsets(env, int32ArrayOf(env, t, "qOffsets"), qt, p.rank, tp.qVolume, "qOffsets");
     checkOffsets(env, int32ArrayOf(env, t, "kvOffsets"), kt, p.rank, tp.kvVolume, "kvOffsets");
     check(env, uploadInts(ranges, &p.ranges));
     check(env, uploadInts(entries, &p.entries));
+    check(env, uploadInts(inverseRanges, &p.inverseRanges));
+    check(env, uploadInts(inverseEntries, &p.inverseEntries));
     check(env, uploadInts(int32ArrayOf(env, t, "qOffsets"), &p.qOffsets));
     check(env, uploadInts(int32ArrayOf(env, t, "kvOffsets"), &p.kvOffsets));
     tp.tileRanges = p.ranges.ptr;
     tp.entries = p.entries.ptr;
+    tp.inverseRanges = p.inverseRanges.ptr;
+    tp.inverseEntries = p.inverseEntries.ptr;
     tp.qOffsets = p.qOffsets.ptr;
     tp.kvOffsets = p.kvOffsets.ptr;
     p.tiled = true;
@@ -670,6 +691,46 @@ Napi::Value GnaForwardTiled(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// gnaBackwardTiled(plan, shape, elem, qP, kP, vP, dOutP, lseP, deltaP, dqP, dkP, dvP): the
+// forward's permuted layouts, float16/bfloat16 operands, float32 LSE, delta and gradients.
+Napi::Value GnaBackwardTiled(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Plan& p = planOf(env, info[0]);
+  if (!p.tiled) throw Napi::Error::New(env, "cuda backend: plan has no tile tables");
+  GnaShape s = shapeOf(env, info[1], p);
+  Elem e = elemOf(env, info[2]);
+  if (e == Elem::F32) throw Napi::TypeError::New(env, "gnaBackwardTiled: elem must be half");
+  const double bg = (double)s.batch * p.qGeometry.groups;
+  const double qRows = bg * p.tiles.qSeq, kvRows = bg * p.tiles.kvSeq;
+  const size_t es = elemSize(e);
+  const void* q = need(env, info[3], "q", qRows * s.heads * s.headDim * es);
+  const void* k = need(env, info[4], "k", kvRows * s.kvHeads * s.headDim * es);
+  const void* v = need(env, info[5], "v", kvRows * s.kvHeads * s.valueDim * es);
+  const void* dOut = need(env, info[6], "dOutput", qRows * s.heads * s.valueDim * es);
+  auto lse = static_cast<const float*>(need(env, info[7], "lse", qRows * s.heads * 4));
+  auto delta = static_cast<const float*>(need(env, info[8], "delta", qRows * s.heads * 4));
+  auto dq = static_cast<float*>(need(env, info[9], "dq", qRows * s.heads * s.headDim * 4));
+  auto dk = static_cast<float*>(need(env, info[10], "dk", kvRows * s.kvHeads * s.headDim * 4));
+  auto dv = static_cast<float*>(need(env, info[11], "dv", kvRows * s.kvHeads * s.valueDim * 4));
+  check(env, launchGnaBackwardTensorCore(s, p.windows, p.tiles, e, q, k, v, dOut, lse, delta, dq,
+                                         dk, dv));
+  return env.Undefined();
+}
+
+// gnaBackwardDelta(rows, valueDim, out, dOut, dLse, delta): delta = rowsum(out * dOut) - dLse.
+Napi::Value GnaBackwardDelta(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int rows = intOf(env, info[0], "rows", 0, 0x7fffffff);
+  const int dim = intOf(env, info[1], "valueDim", 1, 1 << 20);
+  const double ob = (double)rows * dim * 4;
+  auto out = static_cast<const float*>(need(env, info[2], "output", ob));
+  auto dOut = static_cast<const float*>(need(env, info[3], "dOutput", ob));
+  auto dLse = static_cast<const float*>(need(env, info[4], "dLse", (double)rows * 4));
+  auto delta = static_cast<float*>(need(env, info[5], "delta", (double)rows * 4));
+  check(env, launchGnaBackwardDelta(rows, dim, out, dOut, dLse, delta));
+  return env.Undefined();
+}
+
 Napi::Value TensorCoreSupports(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto n = [&](int i) { return info[i].IsNumber() ? info[i].As<Napi::Number>().Int32Value() : 0; };
@@ -695,6 +756,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("gnaForwardF32", Napi::Function::New(env, GnaForwardF32));
   exports.Set("gnaBackwardF32", Napi::Function::New(env, GnaBackwardF32));
   exports.Set("gnaForwardTiled", Napi::Function::New(env, GnaForwardTiled));
+  exports.Set("gnaBackwardTiled", Napi::Function::New(env, GnaBackwardTiled));
+  exports.Set("gnaBackwardDelta", Napi::Function::New(env, GnaBackwardDelta));
   exports.Set("tensorCoreSupports", Napi::Function::New(env, TensorCoreSupports));
   registerOps(env, exports);
   return exports;

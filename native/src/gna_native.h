@@ -72,6 +72,8 @@ Status launchGnaBackwardF32(const GnaShape& s, const WindowTables& w, const floa
 struct TilePlan {
   const int* tileRanges;  // [groups * qTiles + 1] offsets into entries
   const int* entries;     // kvTile | (needsMask << 31)
+  const int* inverseRanges;   // [groups * kvTiles + 1]: the Q tiles visiting each KV tile
+  const int* inverseEntries;  // qTile | (needsMask << 31)
   const int* qOffsets;    // [qTileVolume] packed in-tile coordinates (10 bits per axis)
   const int* kvOffsets;   // [kvTileVolume]
   int qTile[kMaxRank], kvTile[kMaxRank];
@@ -91,6 +93,15 @@ enum class TcKernel : int { Auto = 0, Mma = 1, Wgmma = 2 };
 Status launchGnaForwardTensorCore(const GnaShape& s, const WindowTables& w, const TilePlan& p,
                                   Elem elem, int rowsPerWarp, TcKernel kernel, const void* q,
                                   const void* k, const void* v, float* out, float* lse);
+// Backward over the same permuted layouts and plan (F16/BF16 operands, float32 gradients):
+// `delta` = rowsum(dO ∘ O) − dLse and `lse` in the Q tiling, float32; see gna_tc_bwd.cuh.
+Status launchGnaBackwardTensorCore(const GnaShape& s, const WindowTables& w, const TilePlan& p,
+                                   Elem elem, const void* q, const void* k, const void* v,
+                                   const void* dOut, const float* lse, const float* delta,
+                                   float* dq, float* dk, float* dv);
+// delta[r] = sum_e out[r, e] dOut[r, e] − dLse[r] over `rows` rows of `valueDim` floats.
+Status launchGnaBackwardDelta(long long rows, int valueDim, const float* out, const float* dOut,
+                              const float* dLse, float* delta);
 // Whether the tensor-core path has an instantiation for this head dim / tile volume.
 bool tensorCoreSupports(int headDim, int valueDim, int qVolume, int kvVolume);
 

@@ -118,6 +118,46 @@ __device__ inline int unpackCoord(int packed, int a) {
   return (packed >> (kCoordBits * a)) & ((1 << kCoordBits) - 1);
 }
 
+// Dilation offsets of folded group `group`, row-major over the dilation (spec §4).
+__device__ inline void groupCoords(int group, int rank, const int* dilation, int* g) {
+#pragma unroll
+  for (int a = kMaxRank - 1; a >= 0; a--) {
+    g[a] = a < rank ? group % dilation[a] : 0;
+    if (a < rank) group /= dilation[a];
+  }
+}
+
+// {window start, window length} per axis of `rows` query positions of one tile (packed in-tile
+// coordinates `packed`, tile origin `origin`, dilation group offsets `g`), read from the host
+// window tables into sWin[row * kMaxRank + axis]: the fine mask's operand. Threads `first`,
+// `first + step`, ... of the caller's thread set take one row each.
+__device__ inline void rowWindows(const int4* windows, const int* offset, const int* extent,
+                                  int rank, const int* g, const int* origin, const int* packed,
+                                  int rows, int first, int step, int2* sWin) {
+  for (int r = first; r < rows; r += step) {
+    const int pr = packed[r];
+#pragma unroll
+    for (int a = 0; a < kMaxRank; a++) {
+      int2 w = make_int2(0, 1);
+      if (a < rank) {
+        const int4 e = windows[offset[a] + g[a] * extent[a] + origin[a] + unpackCoord(pr, a)];
+        w = make_int2(e.x, e.y - e.x);
+      }
+      sWin[r * kMaxRank + a] = w;
+    }
+  }
+}
+
+// Whether in-group key coordinates `u` fall in the windows `w` (kMaxRank entries) on every axis.
+__device__ inline bool inWindows(const int* u, const int2* w, int rank) {
+  bool see = true;
+#pragma unroll
+  for (int a = 0; a < kMaxRank; a++) {
+    if (a < rank) see = see && (unsigned)(u[a] - w[a].x) < (unsigned)w[a].y;
+  }
+  return see;
+}
+
 // MT m16 row tiles per warp: with MT = 2 each K/V fragment read from shared memory feeds two
 // MMAs, halving shared-memory traffic per FLOP; Q fragments are then re-read from shared memory
 // each chunk instead of pinning D/4 registers. MT = 1 keeps Q in registers.
@@ -162,33 +202,13 @@ __global__ void __launch_bounds__(BQ * 2 / MT, MT) forwardKernel(Params p) {
   cpAsyncCommit();
   for (int i = threadIdx.x; i < p.kvVolume; i += THREADS) sKvOff[i] = p.kvOffsets[i];
 
-  // Dilation offsets of this group.
   int g[kMaxRank];
-  {
-    int rest = group;
-#pragma unroll
-    for (int a = kMaxRank - 1; a >= 0; a--) {
-      g[a] = a < p.rank ? rest % p.dilation[a] : 0;
-      if (a < p.rank) rest /= p.dilation[a];
-    }
-  }
-  // Window {start, length} per Q row and axis, for the fine mask (read only on partial tiles).
+  groupCoords(group, p.rank, p.dilation, g);
   {
     int origin[kMaxRank];
     tileOrigin(qTile, p.qTilesPerDim, p.qTile, p.rank, origin);
-    for (int r = threadIdx.x; r < BQ; r += THREADS) {
-      const int packed = p.qOffsets[r];
-#pragma unroll
-      for (int a = 0; a < kMaxRank; a++) {
-        int2 w = make_int2(0, 1);
-        if (a < p.rank) {
-          const int4 e = p.windows[p.offset[a] + g[a] * p.extent[a] + origin[a] +
-                                   unpackCoord(packed, a)];
-          w = make_int2(e.x, e.y - e.x);
-        }
-        sWin[r * kMaxRank + a] = w;
-      }
-    }
+    rowWindows(p.windows, p.offset, p.extent, p.rank, g, origin, p.qOffsets, BQ, threadIdx.x,
+               THREADS, sWin);
   }
 
   float o[MT][DT][4];
@@ -279,12 +299,7 @@ __global__ void __launch_bounds__(BQ * 2 / MT, MT) forwardKernel(Params p) {
 #pragma unroll
             for (int rr = 0; rr < 2; rr++) {
               const int2* w = sWin + (rowBase + mt * 16 + lane / 4 + rr * 8) * kMaxRank;
-              bool see = true;
-#pragma unroll
-              for (int a = 0; a < kMaxRank; a++) {
-                if (a < p.rank) see = see && (unsigned)(u[a] - w[a].x) < (unsigned)w[a].y;
-              }
-              if (!see) s[mt][i][2 * rr + j] = -INFINITY;
+              if (!inWindows(u, w, p.rank)) s[mt][i][2 * rr + j] = -INFINITY;
             }
           }
         }

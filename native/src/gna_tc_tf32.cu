@@ -73,26 +73,10 @@ __global__ void __launch_bounds__(BQ * 2) forwardTf32Kernel(Params p) {
   for (int i = threadIdx.x; i < p.kvVolume; i += THREADS) sKvOff[i] = p.kvOffsets[i];
   {
     int g[kMaxRank], origin[kMaxRank];
-    int rest = group;
-#pragma unroll
-    for (int a = kMaxRank - 1; a >= 0; a--) {
-      g[a] = a < p.rank ? rest % p.dilation[a] : 0;
-      if (a < p.rank) rest /= p.dilation[a];
-    }
+    groupCoords(group, p.rank, p.dilation, g);
     tileOrigin(qTile, p.qTilesPerDim, p.qTile, p.rank, origin);
-    for (int r = threadIdx.x; r < BQ; r += THREADS) {
-      const int packed = p.qOffsets[r];
-#pragma unroll
-      for (int a = 0; a < kMaxRank; a++) {
-        int2 w = make_int2(0, 1);
-        if (a < p.rank) {
-          const int4 e = p.windows[p.offset[a] + g[a] * p.extent[a] + origin[a] +
-                                   unpackCoord(packed, a)];
-          w = make_int2(e.x, e.y - e.x);
-        }
-        sWin[r * kMaxRank + a] = w;
-      }
-    }
+    rowWindows(p.windows, p.offset, p.extent, p.rank, g, origin, p.qOffsets, BQ, threadIdx.x,
+               THREADS, sWin);
   }
 
   float o[DT][4];
@@ -143,18 +127,14 @@ __global__ void __launch_bounds__(BQ * 2) forwardTf32Kernel(Params p) {
 #pragma unroll
         for (int j = 0; j < 2; j++) {
           const int packed = sKvOff[base + i * 8 + tq * 2 + j];
+          int u[kMaxRank];
+#pragma unroll
+          for (int a = 0; a < kMaxRank; a++) u[a] = origin[a] + unpackCoord(packed, a);
 #pragma unroll
           for (int rr = 0; rr < 2; rr++) {
-            const int2* w = sWin + (rowBase + gr + rr * 8) * kMaxRank;
-            bool see = true;
-#pragma unroll
-            for (int a = 0; a < kMaxRank; a++) {
-              if (a < p.rank) {
-                see = see && (unsigned)(origin[a] + unpackCoord(packed, a) - w[a].x) <
-                                 (unsigned)w[a].y;
-              }
+            if (!inWindows(u, sWin + (rowBase + gr + rr * 8) * kMaxRank, p.rank)) {
+              s[i][2 * rr + j] = -INFINITY;
             }
-            if (!see) s[i][2 * rr + j] = -INFINITY;
           }
         }
       }

@@ -202,30 +202,12 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
   }
 
   int g[kMaxRank];
-  {
-    int rest = group;
-#pragma unroll
-    for (int a = kMaxRank - 1; a >= 0; a--) {
-      g[a] = a < p.rank ? rest % p.dilation[a] : 0;
-      if (a < p.rank) rest /= p.dilation[a];
-    }
-  }
+  groupCoords(group, p.rank, p.dilation, g);
   {
     int origin[kMaxRank];
     tileOrigin(qTile, p.qTilesPerDim, p.qTile, p.rank, origin);
-    for (int r = threadIdx.x; r < kWBQ; r += kConsumers) {
-      const int packed = p.qOffsets[r];
-#pragma unroll
-      for (int a = 0; a < kMaxRank; a++) {
-        int2 w = make_int2(0, 1);
-        if (a < p.rank) {
-          const int4 e = p.windows[p.offset[a] + g[a] * p.extent[a] + origin[a] +
-                                   unpackCoord(packed, a)];
-          w = make_int2(e.x, e.y - e.x);
-        }
-        sWin[r * kMaxRank + a] = w;
-      }
-    }
+    rowWindows(p.windows, p.offset, p.extent, p.rank, g, origin, p.qOffsets, kWBQ, threadIdx.x,
+               kConsumers, sWin);
   }
   cpAsyncWait<0>();
   fenceProxyAsync();
@@ -301,13 +283,9 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
           for (int a = 0; a < kMaxRank; a++) u[a] = origin[a] + unpackCoord(packed, a);
 #pragma unroll
           for (int rr = 0; rr < 2; rr++) {
-            const int2* w = sWin + (rowBase + lane / 4 + rr * 8) * kMaxRank;
-            bool see = true;
-#pragma unroll
-            for (int a = 0; a < kMaxRank; a++) {
-              if (a < p.rank) see = see && (unsigned)(u[a] - w[a].x) < (unsigned)w[a].y;
+            if (!inWindows(u, sWin + (rowBase + lane / 4 + rr * 8) * kMaxRank, p.rank)) {
+              s[4 * i + 2 * rr + j] = -INFINITY;
             }
-            if (!see) s[4 * i + 2 * rr + j] = -INFINITY;
           }
         }
       }

@@ -7,6 +7,10 @@
  *   (1e-2), NATTEN's forward tolerances (spec §7), on partial-tile, causal, dilated, GQA and
  *   perfectly block-sparse problems; the mma.sync kernel, and on sm_90 devices the Hopper wgmma
  *   kernel (bfloat16, head dim 128, 128-token Q tiles, 64- and 128-token KV tiles).
+ * - The tensor-core backward at 'bfloat16' and 'float16' on the same problems, under NATTEN's
+ *   harness (dOutput = 0.05·N(0, 1); here also dLse = 0.05·N(0, 1)) and its gradient tolerances:
+ *   1e-2 for dQ, dK, dV, and for bfloat16 with GQA 3e-2 / 4e-2 / 4e-2 (spec §7); deterministic
+ *   (bit-equal on a second run).
  */
 import * as tf from '@tensorflow/tfjs';
 import { gna, normalizeGnaProblem } from '../../src';
@@ -14,9 +18,9 @@ import { cudaFallbackStats, resetCudaFallbackStats, setCudaGnaOptions,
          CudaPrecision } from '../../kernels/native';
 import { tiledForward } from '../../kernels/native/gna_launch';
 import { PlanCache } from '../../kernels/native/gna_plan';
-import { PARITY_CASES, ParityCase, buildParityInputs, expectParity, parityReference,
+import { PARITY_CASES, PARITY_TOLERANCE, ParityCase, buildParityInputs, expectParity, parityReference,
          runParityCase } from '../helpers/parity_cases';
-import { maxAbsDiff } from '../helpers/random';
+import { maxAbsDiff, mulberry32, randomNormal, seedOf } from '../helpers/random';
 import { addon, describeCuda, useCuda } from './cuda_env';
 
 function deviceBuffers() {
@@ -172,5 +176,77 @@ describeCuda('GNA wgmma forward on cuda (sm_90)', () => {
     } finally {
       tf.dispose([q, k, v]);
     }
+  });
+});
+
+// NATTEN's gradient tolerances (spec §7): [dq, dk, dv].
+function gradTolerance(precision: 'bfloat16' | 'float16', c: ParityCase): number[] {
+  if (precision === 'bfloat16' && c.kvHeads !== c.heads) return [3e-2, 4e-2, 4e-2];
+  return [1e-2, 1e-2, 1e-2];
+}
+
+describeCuda('GNA tensor-core backward on cuda', () => {
+  beforeAll(useCuda);
+  afterEach(() => jest.restoreAllMocks());
+  afterAll(() => setCudaGnaOptions({ precision: 'bfloat16', tileShapes: undefined }));
+
+  const precisions: Array<'bfloat16' | 'float16'> = ['bfloat16', 'float16'];
+  for (const precision of precisions) {
+    test.each(TC_CASES.map((c) => [c.name, c] as const))(`${precision}: %s`, (_name, c) => {
+      setCudaGnaOptions({ precision, tileShapes: undefined });
+      const x = buildParityInputs(c);
+      const rng = mulberry32(seedOf(`${c.name} backward`));
+      x.dOutput = randomNormal(rng, x.dOutput.length, 0.05);
+      x.dLse = randomNormal(rng, x.dLse.length, 0.05);
+      const ref = parityReference(c, x);
+      const tiledCalls = jest.spyOn(addon(), 'gnaBackwardTiled');
+      const tensors = tf.memory().numTensors;
+      const buffers = deviceBuffers();
+      const options = { windowSize: c.windowSize, stride: c.stride, dilation: c.dilation,
+        isCausal: c.isCausal, returnLse: true as const };
+      const grads = () => tf.tidy(() => {
+        const inputs = [tf.tensor(x.q, x.qShape), tf.tensor(x.k, x.kShape),
+          tf.tensor(x.v, x.vShape)];
+        const dOutput = tf.tensor(x.dOutput, x.outShape);
+        const dLse = tf.tensor(x.dLse, x.lseShape);
+        return tf.grads((q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => {
+          const r = gna(q, k, v, options);
+          return tf.add(tf.sum(tf.mul(r.output, dOutput)), tf.sum(tf.mul(r.lse, dLse))) as tf.Scalar;
+        })(inputs).map((g) => g.dataSync());
+      });
+      const first = grads();
+      const second = grads();
+      expect(tiledCalls).toHaveBeenCalledTimes(2);
+      const want = [ref.dq, ref.dk, ref.dv];
+      const tolerance = gradTolerance(precision, c);
+      first.forEach((g, i) => {
+        const err = maxAbsDiff(g, want[i]!);
+        expect(err).toBeLessThanOrEqual(tolerance[i]);
+        expect(Array.from(second[i])).toEqual(Array.from(g));
+      });
+      expect(tf.memory().numTensors).toBe(tensors);
+      expect(deviceBuffers()).toBe(buffers);
+    });
+  }
+
+  test('float32 and tf32 keep the exact float32 backward', () => {
+    const c = TC_CASES[3];
+    const x = buildParityInputs(c);
+    const ref = parityReference(c, x);
+    const tiledCalls = jest.spyOn(addon(), 'gnaBackwardTiled');
+    for (const precision of ['float32', 'tf32'] as const) {
+      setCudaGnaOptions({ precision, tileShapes: undefined });
+      const [dq, dk, dv] = tf.tidy(() => tf.grads((q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) =>
+        tf.sum(tf.mul(gna(q, k, v, { windowSize: c.windowSize, stride: c.stride,
+          dilation: c.dilation }), tf.tensor(x.dOutput, x.outShape))) as tf.Scalar)(
+        [tf.tensor(x.q, x.qShape), tf.tensor(x.k, x.kShape), tf.tensor(x.v, x.vShape)])
+        .map((g) => g.dataSync()));
+      // tf32: the forward output (an input of δ) carries tf32 rounding.
+      const tolerance = precision === 'float32' ? PARITY_TOLERANCE.gradient : TOLERANCE.tf32;
+      expect(maxAbsDiff(dq, ref.dq!)).toBeLessThanOrEqual(tolerance);
+      expect(maxAbsDiff(dk, ref.dk!)).toBeLessThanOrEqual(tolerance);
+      expect(maxAbsDiff(dv, ref.dv!)).toBeLessThanOrEqual(tolerance);
+    }
+    expect(tiledCalls).not.toHaveBeenCalled();
   });
 });

@@ -112,6 +112,8 @@ export function emulatedAddon(): NativeAddon & { liveBuffers(): number } {
     gnaForwardF32: unsupported('gnaForwardF32'),
     gnaBackwardF32: unsupported('gnaBackwardF32'),
     gnaForwardTiled: unsupported('gnaForwardTiled'),
+    gnaBackwardTiled: unsupported('gnaBackwardTiled'),
+    gnaBackwardDelta: unsupported('gnaBackwardDelta'),
     tensorCoreSupports: () => false,
 
     binary(op, dtype, outShape, aS, bS, a, b, y) {

@@ -1,0 +1,91 @@
+/**
+ * The workload compute-sanitizer runs on the GPU machine (memcheck, racecheck, synccheck): every
+ * native GNA kernel once on small problems with partial tiles, causal masks, dilation and GQA —
+ * token permute/unpermute, the float32, mma.sync (bf16/fp16, 16 and 32 rows per warp), tf32 and
+ * Hopper wgmma forwards, and the tensor-core and float32 backwards. Small shapes: the sanitizer
+ * slows kernels down by orders of magnitude.
+ *   compute-sanitizer --tool memcheck node dist/bench/native/sanitizer_workload.js
+ */
+import { normalizeGnaProblem } from '../../src';
+import { GnaProblem } from '../../src/params';
+import { nativeAvailability } from '../../kernels/native/addon';
+import { CudaGnaOptions, Scratch, gnaBackwardOnDevice,
+         gnaForwardOnDevice } from '../../kernels/native/gna_launch';
+import { PlanCache } from '../../kernels/native/gna_plan';
+
+interface Problem {
+  name: string;
+  grid: number[];
+  heads: number;
+  kvHeads: number;
+  dim: number;
+  options: { windowSize: number[]; stride: number[]; dilation: number[]; isCausal: boolean[] };
+}
+
+const PROBLEMS: Problem[] = [
+  { name: '1d causal GQA D64', grid: [300], heads: 4, kvHeads: 2, dim: 64,
+    options: { windowSize: [63], stride: [21], dilation: [1], isCausal: [true] } },
+  { name: '2d dilated D128', grid: [24, 40], heads: 2, kvHeads: 2, dim: 128,
+    options: { windowSize: [8, 12], stride: [4, 4], dilation: [2, 1], isCausal: [false, false] } },
+  { name: '3d causal D32', grid: [6, 10, 9], heads: 2, kvHeads: 1, dim: 32,
+    options: { windowSize: [3, 4, 3], stride: [1, 2, 3], dilation: [2, 2, 1],
+      isCausal: [false, false, true] } },
+];
+
+// Forward variants; the wgmma one fixes 128-token Q tiles so that it applies to D128.
+const VARIANTS: Array<[string, CudaGnaOptions]> = [
+  ['float32', { precision: 'float32' }],
+  ['bf16 mma 32 rows', { precision: 'bfloat16', kernel: 'mma', rowsPerWarp: 32 }],
+  ['fp16 mma 16 rows', { precision: 'float16', kernel: 'mma', rowsPerWarp: 16 }],
+  ['tf32', { precision: 'tf32' }],
+  ['bf16 wgmma', { precision: 'bfloat16', kernel: 'wgmma' }],
+];
+
+function main() {
+  const a = nativeAvailability();
+  if (!a.available) throw new Error(`no native path: ${a.reason}`);
+  const addon = a.addon;
+  const hopper = a.device.computeCapability === '9.0';
+  const plans = new PlanCache(addon);
+  let runs = 0;
+  for (const pr of PROBLEMS) {
+    const lead = [1, ...pr.grid];
+    const qInfo = { shape: [...lead, pr.heads, pr.dim], dtype: 'float32' };
+    const kInfo = { shape: [...lead, pr.kvHeads, pr.dim], dtype: 'float32' };
+    const problem: GnaProblem = normalizeGnaProblem(qInfo, kInfo, kInfo, pr.options);
+    const tokens = pr.grid.reduce((x, y) => x * y, 1);
+    const scratch = new Scratch(addon);
+    try {
+      const buffer = (count: number) => {
+        const h = scratch.alloc(count * 4);
+        addon.upload(h, Float32Array.from({ length: count }, (_, i) => Math.sin(i * 0.37)));
+        return h;
+      };
+      const qn = tokens * pr.heads * pr.dim;
+      const kn = tokens * pr.kvHeads * pr.dim;
+      const [q, k, v, dOutput] = [qn, kn, kn, qn].map(buffer);
+      const dLse = buffer(tokens * pr.heads);
+      const [output, dq] = [qn, qn].map((n) => scratch.alloc(n * 4));
+      const lse = scratch.alloc(tokens * pr.heads * 4);
+      const [dk, dv] = [kn, kn].map((n) => scratch.alloc(n * 4));
+      for (const [label, options] of VARIANTS) {
+        if (options.kernel === 'wgmma') {
+          if (!hopper || pr.dim !== 128) continue;
+          options.tileShapes = { qTile: [8, 16], kvTile: [8, 16] };
+        }
+        gnaForwardOnDevice(addon, plans, problem, options, q, k, v, output, lse);
+        gnaBackwardOnDevice(addon, plans, problem, options, { q, k, v, output, lse, dOutput, dLse,
+          dq, dk, dv });
+        addon.synchronize();
+        runs++;
+        console.log(`${pr.name}: ${label} forward + backward`);
+      }
+    } finally {
+      scratch.free();
+    }
+  }
+  plans.dispose();
+  console.log(`sanitizer workload done: ${runs} forward/backward pairs`);
+}
+
+main();
