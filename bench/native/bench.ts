@@ -101,7 +101,7 @@ function runCase(addon: NativeAddon, plans: PlanCache, c: Case, copyTBps: number
       tiled.plan.id, shapeDesc(problem), tiled.elem, p.q, p.k, p.v, p.out, p.lse, rows, code));
     const kernel16Ms = kernel(16, TC_KERNEL_CODES.mma);
     const kernelMs = kernel(32, TC_KERNEL_CODES.mma);
-    // The Hopper wgmma kernel where it applies (sm_90, bf16, 128-token Q tiles), else NaN, and
+    // The Hopper wgmma kernel where it applies (sm_90, bf16, head dim 128), else NaN, and
     // its largest difference from the mma.sync output over the first 4M permuted values.
     const head = new Float32Array(Math.min(1 << 22, count));
     const tail = new Float32Array(head.length);

@@ -32,13 +32,17 @@ const PROBLEMS: Problem[] = [
       isCausal: [false, false, true] } },
 ];
 
-// Forward variants; the wgmma one fixes 128-token Q tiles so that it applies to D128.
+// Forward variants; wgmma runs with fixed 128- and 64-token Q tiles on the 2-D head-dim-128
+// problem only.
 const VARIANTS: Array<[string, CudaGnaOptions]> = [
   ['float32', { precision: 'float32' }],
   ['bf16 mma 32 rows', { precision: 'bfloat16', kernel: 'mma', rowsPerWarp: 32 }],
   ['fp16 mma 16 rows', { precision: 'float16', kernel: 'mma', rowsPerWarp: 16 }],
   ['tf32', { precision: 'tf32' }],
-  ['bf16 wgmma', { precision: 'bfloat16', kernel: 'wgmma' }],
+  ['bf16 wgmma, 128-token Q tiles', { precision: 'bfloat16', kernel: 'wgmma',
+    tileShapes: { qTile: [8, 16], kvTile: [8, 16] } }],
+  ['bf16 wgmma, 64-token Q tiles', { precision: 'bfloat16', kernel: 'wgmma',
+    tileShapes: { qTile: [8, 8], kvTile: [8, 8] } }],
 ];
 
 function main() {
@@ -69,10 +73,7 @@ function main() {
       const lse = scratch.alloc(tokens * pr.heads * 4);
       const [dk, dv] = [kn, kn].map((n) => scratch.alloc(n * 4));
       for (const [label, options] of VARIANTS) {
-        if (options.kernel === 'wgmma') {
-          if (!hopper || pr.dim !== 128) continue;
-          options.tileShapes = { qTile: [8, 16], kvTile: [8, 16] };
-        }
+        if (options.kernel === 'wgmma' && (!hopper || pr.dim !== 128)) continue;
         gnaForwardOnDevice(addon, plans, problem, options, q, k, v, output, lse);
         gnaBackwardOnDevice(addon, plans, problem, options, { q, k, v, output, lse, dOutput, dLse,
           dq, dk, dv });

@@ -25,7 +25,7 @@ export interface CudaGnaOptions {
   rowsPerWarp?: 16 | 32;
   /**
    * Tensor-core kernel: 'auto' (default: the Hopper wgmma kernel where it applies, i.e. an sm_90
-   * device, 'bfloat16', head dim 128 and 128-token Q tiles; mma.sync otherwise), 'mma'
+   * device, 'bfloat16', head dim 128 and 64- or 128-token Q tiles; mma.sync otherwise), 'mma'
    * (mma.sync always) or 'wgmma' (an error where it does not apply).
    */
   kernel?: TcKernel;

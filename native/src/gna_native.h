@@ -84,7 +84,7 @@ struct TilePlan {
 };
 
 // Which tensor-core kernel runs: Mma = mma.sync (sm_80+), Wgmma = the Hopper warpgroup kernel
-// (sm_90 only; bf16, head dim 128, 128-token Q tiles), Auto = Wgmma where it applies, else Mma.
+// (sm_90 only; bf16, head dim 128, 64- or 128-token Q tiles), Auto = Wgmma where it applies, else Mma.
 enum class TcKernel : int { Auto = 0, Mma = 1, Wgmma = 2 };
 
 // Elem::F16/BF16 inputs run mma m16n8k16; Elem::F32 inputs run the tf32 kernel (m16n8k8).

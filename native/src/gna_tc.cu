@@ -47,9 +47,10 @@ Status launchGnaForwardTensorCore(const GnaShape& s, const WindowTables& w, cons
                      tc::wgmmaAvailable();
   if (kernel == TcKernel::Wgmma && !wgmma) {
     return Status::Fail("GNA tensor-core forward: the wgmma kernel needs an sm_90 device, bfloat16, "
-                        "head dim 128, 128-token Q tiles and KV tiles of a multiple of 64 tokens");
+                        "head dim 128, 64- or 128-token Q tiles and KV tiles of a multiple of 64 "
+                        "tokens");
   }
-  if (wgmma && kernel != TcKernel::Mma) return tc::launchWgmmaBf16(p, grid);
+  if (wgmma && kernel != TcKernel::Mma) return tc::launchWgmmaBf16(p, plan.qVolume, grid);
   switch (elem) {
     case Elem::BF16: return tc::launchBf16(p, grid, s.headDim, plan.qVolume, rowsPerWarp);
     case Elem::F16: return tc::launchF16(p, grid, s.headDim, plan.qVolume, rowsPerWarp);

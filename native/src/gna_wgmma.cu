@@ -1,10 +1,11 @@
 // Hopper (sm_90a) tensor-core GNA forward: warpgroup MMA (wgmma) with TMA loads, over the same
 // token-permuted bf16 operands, plan tables and Params as the mma.sync kernel (gna_tc.cuh). A CTA
-// owns one 128-token Q tile of one (batch*group, head) and walks the same KV tile list, in chunks
-// of NC keys (128, or 64 for 64-token KV tiles). Three warpgroups, FlashAttention-3 style:
+// owns one Q tile of BQ = 128 or 64 tokens of one (batch*group, head) and walks the same KV tile
+// list, in chunks of NC keys (128, or 64 for 64-token KV tiles and for 64-token Q tiles, whose
+// CTAs run two per SM). Warpgroups FlashAttention-3 style:
 // - one producer thread streams K/V chunks into a two-stage ring with TMA (128B-swizzled boxes,
 //   full/empty mbarriers per stage), its warpgroup giving its registers to the consumers;
-// - two consumer warpgroups of 64 query rows each: S = Q K^T is an SS wgmma (both operands
+// - BQ / 64 consumer warpgroups of 64 query rows each: S = Q K^T is an SS wgmma (both operands
 //   K-major in shared memory, read through matrix descriptors), O += P V an RS wgmma (P converted
 //   in registers from the S accumulators, whose fragment layout is mma.sync's; V MN-major). Each
 //   step issues S(it) and P(it-1) V(it-1) back to back and runs the softmax of chunk it while the
@@ -26,8 +27,15 @@ namespace {
 #endif
 
 constexpr int kWD = 128;    // head dim
-constexpr int kWBQ = 128;   // Q rows per CTA (two warpgroups of 64)
-constexpr int kConsumers = 256;  // consumer threads; the producer warpgroup follows
+
+// Consumer threads of a CTA with BQ query rows (one warpgroup per 64); the producer warpgroup
+// follows them.
+template <int BQ> __host__ __device__ constexpr int consumersFor() { return BQ * 2; }
+// CTAs per SM: 64-row CTAs hold one consumer warpgroup, so two share an SM.
+template <int BQ> __host__ __device__ constexpr int ctasPerSm() { return BQ == 64 ? 2 : 1; }
+// Consumer registers after setmaxnreg: the launch's share (65536 / threads / CTAs per SM, 168 or
+// 128) moves from the producer warpgroup (down to 24) to the consumers.
+template <int BQ> __host__ __device__ constexpr int consumerRegisters() { return BQ == 64 ? 232 : 240; }
 
 #ifdef GNA_WGMMA_DEVICE
 // D[64x64] (+)= A[64x16] * B[16x64], A and B K-major in shared memory (descriptors).
@@ -106,9 +114,9 @@ template <int ROWS> __device__ inline uint32_t sw128(int r, int c) {
   return (c >> 3) * ROWS * 128 + r * 128 + (((c & 7) ^ (r & 7)) << 4);
 }
 
-template <int ROWS>
+template <int ROWS, int THREADS>
 __device__ inline void loadSw128(unsigned char* dst, const __nv_bfloat16* src, long long stride) {
-  for (int i = threadIdx.x; i < ROWS * 16; i += kConsumers) {
+  for (int i = threadIdx.x; i < ROWS * 16; i += THREADS) {
     const int r = i >> 4, c = i & 15;
     cpAsync16(dst + sw128<ROWS>(r, c), src + r * stride + c * 8);
   }
@@ -145,15 +153,16 @@ __device__ inline void tmaLoad(void* dst, const CUtensorMap* map, int col, int r
 #endif  // GNA_WGMMA_DEVICE
 
 // Chunks stage st = n % 2 hold K(n) and V(n); the consumers read K(it) and V(it-1) in step it.
-template <int NC>
-__global__ void __launch_bounds__(kConsumers + 128, 1)
+template <int BQ, int NC>
+__global__ void __launch_bounds__(consumersFor<BQ>() + 128, ctasPerSm<BQ>())
 wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
                const __grid_constant__ CUtensorMap tmV) {
 #ifdef GNA_WGMMA_DEVICE
   using T = __nv_bfloat16;
   constexpr int NT = NC / 8;
   constexpr int DT = kWD / 8;
-  constexpr int kQBytes = kWBQ * kWD * 2, kChunkBytes = NC * kWD * 2;
+  constexpr int kConsumers = consumersFor<BQ>();
+  constexpr int kQBytes = BQ * kWD * 2, kChunkBytes = NC * kWD * 2;
   extern __shared__ unsigned char smemRaw[];
   unsigned char* smem = reinterpret_cast<unsigned char*>(
       (reinterpret_cast<uintptr_t>(smemRaw) + 1023) & ~uintptr_t(1023));
@@ -163,7 +172,7 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
   int* sKvOff = reinterpret_cast<int*>(sV + 2 * kChunkBytes);
   int2* sWin = reinterpret_cast<int2*>(sKvOff + p.kvVolume);
   // mbarriers: fullK[2], fullV[2] (TMA bytes landed), emptyK[2], emptyV[2] (consumers done).
-  const uint32_t bars = smemAddr(sWin + kWBQ * kMaxRank);
+  const uint32_t bars = smemAddr(sWin + BQ * kMaxRank);
   auto fullK = [&](int st) { return bars + 8 * st; };
   auto fullV = [&](int st) { return bars + 16 + 8 * st; };
   auto emptyK = [&](int st) { return bars + 32 + 8 * st; };
@@ -176,7 +185,7 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
   const int wg = warp / 4;
   const int rowBase = warp * 16;
   const T* gQ = static_cast<const T*>(p.q) +
-                (((long long)bg * p.qSeq + (long long)qTile * kWBQ) * p.heads + h) * kWD;
+                (((long long)bg * p.qSeq + (long long)qTile * BQ) * p.heads + h) * kWD;
   const long long qStride = (long long)p.heads * kWD;
 
   const int first = p.tileRanges[group * p.qTiles + qTile];
@@ -196,7 +205,7 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
     fenceProxyAsync();  // barrier initialisation visible to the TMA unit
   }
   if (warp < kConsumers / 32) {
-    loadSw128<kWBQ>(sQ, gQ, qStride);
+    loadSw128<BQ, kConsumers>(sQ, gQ, qStride);
     cpAsyncCommit();
     for (int i = threadIdx.x; i < p.kvVolume; i += kConsumers) sKvOff[i] = p.kvOffsets[i];
   }
@@ -206,7 +215,7 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
   {
     int origin[kMaxRank];
     tileOrigin(qTile, p.qTilesPerDim, p.qTile, p.rank, origin);
-    rowWindows(p.windows, p.offset, p.extent, p.rank, g, origin, p.qOffsets, kWBQ, threadIdx.x,
+    rowWindows(p.windows, p.offset, p.extent, p.rank, g, origin, p.qOffsets, BQ, threadIdx.x,
                kConsumers, sWin);
   }
   cpAsyncWait<0>();
@@ -233,8 +242,9 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
     }
     return;
   }
-  // Consumers take the producer's registers: 128 x 24 + 256 x 240 fits the 64K register file.
-  asm volatile("setmaxnreg.inc.sync.aligned.u32 240;\n" ::: "memory");
+  // Consumers take the producer's registers: 128 x 24 + 256 x 240 (two 64-row CTAs: 2 x (128 x
+  // 24 + 128 x 232)) fits the 64K register file.
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(consumerRegisters<BQ>()) : "memory");
 
   float o[DT * 4];
 #pragma unroll
@@ -257,7 +267,7 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
     const uint32_t kAddr = smemAddr(sK + (it & 1) * kChunkBytes);
 #pragma unroll
     for (int kk = 0; kk < kWD / 16; kk++) {
-      const uint64_t a = descriptor(qAddr + (kk >> 2) * kWBQ * 128 + (kk & 3) * 32, 16, 1024);
+      const uint64_t a = descriptor(qAddr + (kk >> 2) * BQ * 128 + (kk & 3) * 32, 16, 1024);
       const uint64_t b = descriptor(kAddr + (kk >> 2) * NC * 128 + (kk & 3) * 32, 16, 1024);
       if constexpr (NC == 64) wgmmaSS64(s, a, b, kk);
       else wgmmaSS128(s, a, b, kk);
@@ -372,7 +382,7 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
     sum += __shfl_xor_sync(0xffffffffu, sum, 1);
     sum += __shfl_xor_sync(0xffffffffu, sum, 2);
     const float inv = sum > 0.f ? 1.f / sum : 0.f;
-    const long long row = (long long)bg * p.qSeq + (long long)qTile * kWBQ + rowBase + lane / 4 +
+    const long long row = (long long)bg * p.qSeq + (long long)qTile * BQ + rowBase + lane / 4 +
                           rr * 8;
     float* dst = p.out + (row * p.heads + h) * kWD + (lane % 4) * 2;
 #pragma unroll
@@ -414,7 +424,7 @@ Status encodeKvMap(CUtensorMap* map, const void* base, long long rows, int kvHea
   return Status::Ok();
 }
 
-template <int NC>
+template <int BQ, int NC>
 Status launchWgmma(const Params& p, dim3 grid) {
   const long long rows = (long long)grid.z * p.kvSeq;
   if (rows > INT32_MAX) return Status::Fail("GNA wgmma forward: more than 2^31 permuted KV rows");
@@ -422,13 +432,13 @@ Status launchWgmma(const Params& p, dim3 grid) {
   Status st = encodeKvMap(&tmK, p.k, rows, p.kvHeads, NC);
   if (st.ok) st = encodeKvMap(&tmV, p.v, rows, p.kvHeads, NC);
   if (!st.ok) return st;
-  const size_t smem = 1024 + (size_t)(kWBQ + 4 * NC) * kWD * 2 + p.kvVolume * sizeof(int) +
-                      kWBQ * kMaxRank * sizeof(int2) + 8 * 8;
-  st = cudaStatus(cudaFuncSetAttribute(wgmmaForwardKernel<NC>,
+  const size_t smem = 1024 + (size_t)(BQ + 4 * NC) * kWD * 2 + p.kvVolume * sizeof(int) +
+                      BQ * kMaxRank * sizeof(int2) + 8 * 8;
+  st = cudaStatus(cudaFuncSetAttribute(wgmmaForwardKernel<BQ, NC>,
                                        cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem),
                   "cudaFuncSetAttribute (GNA wgmma forward shared memory)");
   if (!st.ok) return st;
-  wgmmaForwardKernel<NC><<<grid, kConsumers + 128, smem>>>(p, tmK, tmV);
+  wgmmaForwardKernel<BQ, NC><<<grid, consumersFor<BQ>() + 128, smem>>>(p, tmK, tmV);
   return lastLaunchStatus("GNA forward (wgmma, TMA)");
 }
 
@@ -448,11 +458,13 @@ bool wgmmaAvailable() {
 }
 
 bool wgmmaSupports(Elem elem, int headDim, int qVolume, int kvVolume) {
-  return elem == Elem::BF16 && headDim == kWD && qVolume == kWBQ && kvVolume % 64 == 0;
+  return elem == Elem::BF16 && headDim == kWD && (qVolume == 64 || qVolume == 128) &&
+         kvVolume % 64 == 0;
 }
 
-Status launchWgmmaBf16(const Params& p, dim3 grid) {
-  return p.kvVolume % 128 == 0 ? launchWgmma<128>(p, grid) : launchWgmma<64>(p, grid);
+Status launchWgmmaBf16(const Params& p, int qVolume, dim3 grid) {
+  if (qVolume == 64) return launchWgmma<64, 64>(p, grid);
+  return p.kvVolume % 128 == 0 ? launchWgmma<128, 128>(p, grid) : launchWgmma<128, 64>(p, grid);
 }
 
 }  // namespace tc

@@ -6,8 +6,8 @@ namespace gna {
 namespace tc {
 // Whether this process's device runs the sm_90a kernel (compute capability 9.0).
 bool wgmmaAvailable();
-// bf16 operands, head dim 128, 128-token Q tiles, KV tiles a multiple of 64 tokens.
+// bf16 operands, head dim 128, 64- or 128-token Q tiles, KV tiles a multiple of 64 tokens.
 bool wgmmaSupports(Elem elem, int headDim, int qVolume, int kvVolume);
-Status launchWgmmaBf16(const Params& p, dim3 grid);
+Status launchWgmmaBf16(const Params& p, int qVolume, dim3 grid);
 }  // namespace tc
 }  // namespace gna
