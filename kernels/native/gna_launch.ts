@@ -1,9 +1,10 @@
 /**
  * GNA on device buffers, shared by the `cuda` backend's kernels and the host-copy kernels of
  * other backends. The tensor-core path permutes Q (with the Q tiling) and K/V (with the KV
- * tiling) into copies of the operand type (bf16/fp16, or float32 for tf32) in one pass each,
- * runs the tiled kernel and unpermutes output and LSE; the float32 path runs on the original
- * layout.
+ * tiling) into copies of the operand type (bf16/fp16, or float32 for tf32) in one pass each
+ * (the cast that float32 tensors need anyway, with the permutation fused in), and runs the tiled
+ * kernel, which writes output and LSE straight to the original layout; the float32 path runs on
+ * the original layout.
  */
 import { GnaProblem } from '../../src/params';
 import { BufferHandle, ElementType, NativeAddon, PermuteGeometryDesc, ShapeDesc } from './addon';
@@ -142,8 +143,6 @@ export interface PermutedOperands {
   q: BufferHandle;
   k: BufferHandle;
   v: BufferHandle;
-  out: BufferHandle;
-  lse: BufferHandle;
 }
 
 export function allocPermuted(scratch: Scratch, problem: GnaProblem,
@@ -157,8 +156,6 @@ export function allocPermuted(scratch: Scratch, problem: GnaProblem,
     q: scratch.alloc(qRows * heads * headDim * bytes),
     k: scratch.alloc(kvRows * kvHeads * headDim * bytes),
     v: scratch.alloc(kvRows * kvHeads * valueDim * bytes),
-    out: scratch.alloc(qRows * heads * valueDim * 4),
-    lse: scratch.alloc(qRows * heads * 4),
   };
 }
 
@@ -176,13 +173,6 @@ export function permuteOperands(addon: NativeAddon, problem: GnaProblem, t: Tile
   addon.tokenPermute(t.plan.kvGeometry!, batch, kvHeads * valueDim, v, p.v, t.elem);
 }
 
-export function unpermuteResults(addon: NativeAddon, problem: GnaProblem, t: TiledForward,
-                                 p: PermutedOperands, out: BufferHandle, lse: BufferHandle) {
-  const { batch, heads, valueDim } = problem;
-  addon.tokenUnpermute(t.plan.qGeometry!, batch, heads * valueDim, p.out, out);
-  addon.tokenUnpermute(t.plan.qGeometry!, batch, heads, p.lse, lse);
-}
-
 /** Forward GNA: float32 q/k/v buffers in the original layout to output and LSE buffers. */
 export function gnaForwardOnDevice(addon: NativeAddon, plans: PlanCache, problem: GnaProblem,
                                    options: CudaGnaOptions, q: BufferHandle, k: BufferHandle,
@@ -196,9 +186,8 @@ export function gnaForwardOnDevice(addon: NativeAddon, plans: PlanCache, problem
   try {
     const p = allocPermuted(scratch, problem, tiled);
     permuteOperands(addon, problem, tiled, q, k, v, p);
-    addon.gnaForwardTiled(tiled.plan.id, shapeDesc(problem), tiled.elem, p.q, p.k, p.v, p.out,
-      p.lse, tiled.rowsPerWarp, TC_KERNEL_CODES[tiled.kernel]);
-    unpermuteResults(addon, problem, tiled, p, out, lse);
+    addon.gnaForwardTiled(tiled.plan.id, shapeDesc(problem), tiled.elem, p.q, p.k, p.v, out, lse,
+      tiled.rowsPerWarp, TC_KERNEL_CODES[tiled.kernel]);
   } finally {
     scratch.free();
   }

@@ -666,9 +666,9 @@ Napi::Value GnaBackwardF32(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// gnaForwardTiled(plan, shape, elem, qP, kP, vP, outP, lseP[, rowsPerWarp[, kernel]]): permuted
-// layout (Q with the plan's Q tiling, K/V with its KV tiling), half-precision inputs, float32
-// output and LSE; kernel 0 auto, 1 mma.sync, 2 wgmma (TcKernel).
+// gnaForwardTiled(plan, shape, elem, qP, kP, vP, out, lse[, rowsPerWarp[, kernel]]): q/k/v in the
+// permuted layout (Q with the plan's Q tiling, K/V with its KV tiling), float32 output and LSE in
+// the original layout; kernel 0 auto, 1 mma.sync, 2 wgmma (TcKernel).
 Napi::Value GnaForwardTiled(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Plan& p = planOf(env, info[0]);
@@ -681,8 +681,9 @@ Napi::Value GnaForwardTiled(const Napi::CallbackInfo& info) {
   const void* q = need(env, info[3], "q", qRows * s.heads * s.headDim * es);
   const void* k = need(env, info[4], "k", kvRows * s.kvHeads * s.headDim * es);
   const void* v = need(env, info[5], "v", kvRows * s.kvHeads * s.valueDim * es);
-  auto out = static_cast<float*>(need(env, info[6], "output", qRows * s.heads * s.valueDim * 4));
-  auto lse = static_cast<float*>(need(env, info[7], "lse", qRows * s.heads * 4));
+  const double rows = s.batch * tokensOf(p);
+  auto out = static_cast<float*>(need(env, info[6], "output", rows * s.heads * s.valueDim * 4));
+  auto lse = static_cast<float*>(need(env, info[7], "lse", rows * s.heads * 4));
   const int rowsPerWarp = info[8].IsUndefined() ? 32 : intOf(env, info[8], "rowsPerWarp", 16, 32);
   const auto kernel = static_cast<TcKernel>(
       info[9].IsUndefined() ? 0 : intOf(env, info[9], "kernel", 0, 2));

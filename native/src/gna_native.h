@@ -68,7 +68,8 @@ Status launchGnaBackwardF32(const GnaShape& s, const WindowTables& w, const floa
 
 // Tensor-core forward over token-permuted tiles (spec §5): each CTA owns one Q tile of one
 // (batch*group, head) and walks the KV tiles its table entry lists; entries with the mask bit get
-// the fine GNA mask, the rest run unmasked.
+// the fine GNA mask, the rest run unmasked. Q/K/V come permuted; output and LSE are written to
+// the original layout directly (no unpermute pass).
 struct TilePlan {
   const int* tileRanges;  // [groups * qTiles + 1] offsets into entries
   const int* entries;     // kvTile | (needsMask << 31)

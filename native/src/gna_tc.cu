@@ -42,6 +42,11 @@ Status launchGnaForwardTensorCore(const GnaShape& s, const WindowTables& w, cons
   }
   p.qTiles = plan.qTiles;
   p.kvVolume = plan.kvVolume;
+  p.tokens = 1;
+  for (int a = 0; a < kMaxRank; a++) {
+    p.spatial[a] = a < s.rank ? s.spatial[a] : 1;
+    p.tokens *= p.spatial[a];
+  }
   dim3 grid((unsigned)plan.qTiles, (unsigned)s.heads, (unsigned)(s.batch * groups));
   const bool wgmma = tc::wgmmaSupports(elem, s.headDim, plan.qVolume, plan.kvVolume) &&
                      tc::wgmmaAvailable();

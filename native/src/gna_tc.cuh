@@ -21,9 +21,11 @@ struct Params {
   const void* q;
   const void* k;
   const void* v;
-  float* out;
-  float* lse;
+  float* out;  // [batch, tokens, heads, D], the original layout
+  float* lse;  // [batch, tokens, heads]
   int heads, kvHeads, groups, rank;
+  int spatial[kMaxRank];
+  long long tokens;
   long long qSeq, kvSeq;
   float scaleLog2;
   const int* tileRanges;
@@ -146,6 +148,24 @@ __device__ inline void rowWindows(const int4* windows, const int* offset, const 
       sWin[r * kMaxRank + a] = w;
     }
   }
+}
+
+// Row `batch * tokens + token` of the original layout holding in-tile row `r` of Q tile `tile` of
+// folded batch*group `bg` (dilation offsets `g`), or -1 where the row is tile padding: the
+// kernels write output and LSE straight to the original layout, so no unpermute pass follows.
+__device__ inline long long naturalRow(const Params& p, int bg, int tile, int r, const int* g) {
+  int origin[kMaxRank];
+  tileOrigin(tile, p.qTilesPerDim, p.qTile, p.rank, origin);
+  const int packed = p.qOffsets[r];
+  long long token = 0;
+#pragma unroll
+  for (int a = 0; a < kMaxRank; a++) {
+    if (a >= p.rank) continue;
+    const int x = (origin[a] + unpackCoord(packed, a)) * p.dilation[a] + g[a];
+    if (x >= p.spatial[a]) return -1;
+    token = token * p.spatial[a] + x;
+  }
+  return (long long)(bg / p.groups) * p.tokens + token;
 }
 
 // Whether in-group key coordinates `u` fall in the windows `w` (kMaxRank entries) on every axis.
@@ -368,8 +388,8 @@ __global__ void __launch_bounds__(BQ * 2 / MT, MT) forwardKernel(Params p) {
       sum += __shfl_xor_sync(0xffffffffu, sum, 1);
       sum += __shfl_xor_sync(0xffffffffu, sum, 2);
       const float inv = sum > 0.f ? 1.f / sum : 0.f;
-      const long long row = (long long)bg * p.qSeq + (long long)qTile * BQ + rowBase + mt * 16 +
-                            lane / 4 + rr * 8;
+      const long long row = naturalRow(p, bg, qTile, rowBase + mt * 16 + lane / 4 + rr * 8, g);
+      if (row < 0) continue;
       float* dst = p.out + (row * p.heads + h) * D + (lane % 4) * 2;
 #pragma unroll
       for (int i = 0; i < DT; i++) {

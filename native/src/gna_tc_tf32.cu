@@ -71,9 +71,10 @@ __global__ void __launch_bounds__(BQ * 2) forwardTf32Kernel(Params p) {
   if (total > 0) loadChunk(0, 0);
   cpAsyncCommit();
   for (int i = threadIdx.x; i < p.kvVolume; i += THREADS) sKvOff[i] = p.kvOffsets[i];
+  int g[kMaxRank];
+  groupCoords(group, p.rank, p.dilation, g);
   {
-    int g[kMaxRank], origin[kMaxRank];
-    groupCoords(group, p.rank, p.dilation, g);
+    int origin[kMaxRank];
     tileOrigin(qTile, p.qTilesPerDim, p.qTile, p.rank, origin);
     rowWindows(p.windows, p.offset, p.extent, p.rank, g, origin, p.qOffsets, BQ, threadIdx.x,
                THREADS, sWin);
@@ -197,7 +198,8 @@ __global__ void __launch_bounds__(BQ * 2) forwardTf32Kernel(Params p) {
     sum += __shfl_xor_sync(0xffffffffu, sum, 1);
     sum += __shfl_xor_sync(0xffffffffu, sum, 2);
     const float inv = sum > 0.f ? 1.f / sum : 0.f;
-    const long long row = (long long)bg * p.qSeq + (long long)qTile * BQ + rowBase + gr + rr * 8;
+    const long long row = naturalRow(p, bg, qTile, rowBase + gr + rr * 8, g);
+    if (row < 0) continue;
     float* dst = p.out + (row * p.heads + h) * D + tq * 2;
 #pragma unroll
     for (int i = 0; i < DT; i++) {

@@ -382,8 +382,8 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
     sum += __shfl_xor_sync(0xffffffffu, sum, 1);
     sum += __shfl_xor_sync(0xffffffffu, sum, 2);
     const float inv = sum > 0.f ? 1.f / sum : 0.f;
-    const long long row = (long long)bg * p.qSeq + (long long)qTile * BQ + rowBase + lane / 4 +
-                          rr * 8;
+    const long long row = naturalRow(p, bg, qTile, rowBase + lane / 4 + rr * 8, g);
+    if (row < 0) continue;
     float* dst = p.out + (row * p.heads + h) * kWD + (lane % 4) * 2;
 #pragma unroll
     for (int i = 0; i < DT; i++) {
