@@ -12,8 +12,8 @@ import { gnaFlops } from '../../src/flops';
 import { GnaProblem } from '../../src/params';
 import { simulate } from '../../src/simulator';
 import { NativeAddon, nativeAvailability } from '../../kernels/native/addon';
-import { CudaPrecision, Scratch, TC_KERNEL_CODES, allocPermuted, gnaBackwardOnDevice,
-         gnaForwardOnDevice, permuteOperands, shapeDesc,
+import { CudaPrecision, Scratch, TC_KERNEL_CODES, WGMMA_SCHEDULE_CODES, allocPermuted,
+         gnaBackwardOnDevice, gnaForwardOnDevice, permuteOperands, shapeDesc,
          tiledForward } from '../../kernels/native/gna_launch';
 import { PlanCache } from '../../kernels/native/gna_plan';
 import { printJson, printTable, Row } from '../common/table';
@@ -99,18 +99,26 @@ function runCase(addon: NativeAddon, plans: PlanCache, c: Case, copyTBps: number
     const lse = scratch.alloc((count / DIM) * 4);
     const p = allocPermuted(scratch, problem, tiled);
     const permuteMs = timeMs(addon, () => permuteOperands(addon, problem, tiled, q, k, v, p));
-    const kernel = (rows: 16 | 32, code: number) => timeMs(addon, () => addon.gnaForwardTiled(
-      tiled.plan.id, shapeDesc(problem), tiled.elem, p.q, p.k, p.v, out, lse, rows, code));
+    const kernel = (rows: 16 | 32, code: number, schedule = WGMMA_SCHEDULE_CODES.pingpong,
+                    persistent = false) =>
+      timeMs(addon, () => addon.gnaForwardTiled(tiled.plan.id, shapeDesc(problem), tiled.elem,
+        p.q, p.k, p.v, out, lse, rows, code, schedule, persistent));
     const kernel16Ms = kernel(16, TC_KERNEL_CODES.mma);
     const kernelMs = kernel(32, TC_KERNEL_CODES.mma);
-    // The Hopper wgmma kernel where it applies (sm_90, bf16, head dim 128), else NaN, and
-    // its largest difference from the mma.sync output over the first 4M values.
+    // The Hopper wgmma kernel where it applies (sm_90, bf16, head dim 128), else NaN: the
+    // default (pingpong, one CTA per item), cooperative (one CTA per item), and persistent
+    // (pingpong); and the default's largest difference from the mma.sync output over the first
+    // 4M values.
     const head = new Float32Array(Math.min(1 << 22, count));
     const tail = new Float32Array(head.length);
     addon.download(out, head);
     let wgmmaMs = NaN;
+    let wgmmaCoopMs = NaN;
+    let wgmmaPersistentMs = NaN;
     let wgmmaDiff = NaN;
     try {
+      wgmmaCoopMs = kernel(32, TC_KERNEL_CODES.wgmma, WGMMA_SCHEDULE_CODES.cooperative);
+      wgmmaPersistentMs = kernel(32, TC_KERNEL_CODES.wgmma, WGMMA_SCHEDULE_CODES.pingpong, true);
       wgmmaMs = kernel(32, TC_KERNEL_CODES.wgmma);
       addon.download(out, tail);
       wgmmaDiff = head.reduce((m, x, i) => Math.max(m, Math.abs(x - tail[i])), 0);
@@ -143,6 +151,8 @@ function runCase(addon: NativeAddon, plans: PlanCache, c: Case, copyTBps: number
       kernel_ms: kernelMs,
       kernel16_ms: kernel16Ms,
       wgmma_ms: wgmmaMs,
+      wgmma_coop_ms: wgmmaCoopMs,
+      wgmma_persistent_ms: wgmmaPersistentMs,
       TFLOPs_wgmma: flops / wgmmaMs / 1e9,
       wgmma_vs_mma: wgmmaDiff,
       permute_ms: permuteMs,

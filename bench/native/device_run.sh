@@ -10,7 +10,7 @@ nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,power.limit -
   > "$out/gpu.txt" 2>&1
 cat "$out/gpu.txt"
 if [ "${TESTS:-1}" = 1 ]; then
-  timeout "${TEST_TIMEOUT:-300}" node node_modules/.bin/jest test/native --verbose \
+  timeout "${TEST_TIMEOUT:-300}" node node_modules/.bin/jest ${TEST_PATHS:-test/native} --verbose \
     > "$out/tests.log" 2>&1
   echo "jest exit $?"
   grep -E "✓|✕|Tests:|Suites:" "$out/tests.log" | tail -n "${TEST_LINES:-25}"

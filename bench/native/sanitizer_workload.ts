@@ -27,22 +27,30 @@ const PROBLEMS: Problem[] = [
     options: { windowSize: [63], stride: [21], dilation: [1], isCausal: [true] } },
   { name: '2d dilated D128', grid: [24, 40], heads: 2, kvHeads: 2, dim: 128,
     options: { windowSize: [8, 12], stride: [4, 4], dilation: [2, 1], isCausal: [false, false] } },
+  // 512 work items of 128-token Q tiles: persistent wgmma CTAs loop over several.
+  { name: '2d many work items GQA D128', grid: [64, 64], heads: 16, kvHeads: 4, dim: 128,
+    options: { windowSize: [24, 24], stride: [8, 8], dilation: [1, 1], isCausal: [false, true] } },
   { name: '3d causal D32', grid: [6, 10, 9], heads: 2, kvHeads: 1, dim: 32,
     options: { windowSize: [3, 4, 3], stride: [1, 2, 3], dilation: [2, 2, 1],
       isCausal: [false, false, true] } },
 ];
 
 // Forward variants; wgmma runs with fixed 128- and 64-token Q tiles on the 2-D head-dim-128
-// problem only.
+// problems only.
 const VARIANTS: Array<[string, CudaGnaOptions]> = [
   ['float32', { precision: 'float32' }],
   ['bf16 mma 32 rows', { precision: 'bfloat16', kernel: 'mma', rowsPerWarp: 32 }],
   ['fp16 mma 16 rows', { precision: 'float16', kernel: 'mma', rowsPerWarp: 16 }],
   ['tf32', { precision: 'tf32' }],
-  ['bf16 wgmma, 128-token Q tiles', { precision: 'bfloat16', kernel: 'wgmma',
+  ['bf16 wgmma, 128-token Q tiles, pingpong, persistent', { precision: 'bfloat16',
+    kernel: 'wgmma', persistent: true, tileShapes: { qTile: [8, 16], kvTile: [8, 16] } }],
+  ['bf16 wgmma, 128-token Q tiles, cooperative, persistent', { precision: 'bfloat16',
+    kernel: 'wgmma', wgmmaSchedule: 'cooperative', persistent: true,
     tileShapes: { qTile: [8, 16], kvTile: [8, 16] } }],
-  ['bf16 wgmma, 64-token Q tiles', { precision: 'bfloat16', kernel: 'wgmma',
-    tileShapes: { qTile: [8, 8], kvTile: [8, 8] } }],
+  ['bf16 wgmma, 128-token Q tiles, pingpong, one CTA per item', { precision: 'bfloat16',
+    kernel: 'wgmma', persistent: false, tileShapes: { qTile: [8, 16], kvTile: [8, 16] } }],
+  ['bf16 wgmma, 64-token Q tiles, persistent', { precision: 'bfloat16', kernel: 'wgmma',
+    persistent: true, tileShapes: { qTile: [8, 8], kvTile: [8, 8] } }],
 ];
 
 function main() {
@@ -73,7 +81,9 @@ function main() {
       const lse = scratch.alloc(tokens * pr.heads * 4);
       const [dk, dv] = [kn, kn].map((n) => scratch.alloc(n * 4));
       for (const [label, options] of VARIANTS) {
-        if (options.kernel === 'wgmma' && (!hopper || pr.dim !== 128)) continue;
+        if (options.kernel === 'wgmma' && (!hopper || pr.dim !== 128 || pr.grid.length !== 2)) {
+          continue;
+        }
         gnaForwardOnDevice(addon, plans, problem, options, q, k, v, output, lse);
         gnaBackwardOnDevice(addon, plans, problem, options, { q, k, v, output, lse, dOutput, dLse,
           dq, dk, dv });

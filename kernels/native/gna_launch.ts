@@ -30,9 +30,25 @@ export interface CudaGnaOptions {
    * (mma.sync always) or 'wgmma' (an error where it does not apply).
    */
   kernel?: TcKernel;
+  /**
+   * Schedule of the wgmma kernel's two consumer warpgroups with 128-token Q tiles (NATTEN's
+   * `kernel_schedule`): 'pingpong' (default: they take turns issuing matrix products, so one's
+   * softmax hides behind the other's) or 'cooperative'.
+   */
+  wgmmaSchedule?: WgmmaSchedule;
+  /**
+   * Whether the wgmma kernel runs persistent (as many CTAs as fit on the GPU at once, each
+   * looping over (Q tile, head, batch) items with a static stride, NATTEN's
+   * `run_persistent_kernel`) or, by default, one CTA per item (the hardware balances uneven
+   * items; see docs/native-performance.md for the measured trade-off).
+   */
+  persistent?: boolean;
 }
 
 export type TcKernel = 'auto' | 'mma' | 'wgmma';
+export type WgmmaSchedule = 'pingpong' | 'cooperative';
+/** The addon's schedule codes (WgmmaSchedule in native/src/gna_native.h). */
+export const WGMMA_SCHEDULE_CODES: Record<WgmmaSchedule, number> = { pingpong: 0, cooperative: 1 };
 /** The addon's kernel codes (TcKernel in native/src/gna_native.h). */
 export const TC_KERNEL_CODES: Record<TcKernel, number> = { auto: 0, mma: 1, wgmma: 2 };
 
@@ -60,6 +76,19 @@ export function setCudaGnaOptions(options: Partial<CudaGnaOptions>) {
         `'mma' or 'wgmma'`);
     }
     cudaGnaOptions.kernel = options.kernel;
+  }
+  if (options.wgmmaSchedule !== undefined) {
+    if (!(options.wgmmaSchedule in WGMMA_SCHEDULE_CODES)) {
+      throw new Error(`setCudaGnaOptions: wgmmaSchedule=${String(options.wgmmaSchedule)} must be ` +
+        `'pingpong' or 'cooperative'`);
+    }
+    cudaGnaOptions.wgmmaSchedule = options.wgmmaSchedule;
+  }
+  if (options.persistent !== undefined) {
+    if (typeof options.persistent !== 'boolean') {
+      throw new Error(`setCudaGnaOptions: persistent=${String(options.persistent)} must be a boolean`);
+    }
+    cudaGnaOptions.persistent = options.persistent;
   }
   if ('tileShapes' in options) {
     const t = options.tileShapes;
@@ -112,6 +141,8 @@ export interface TiledForward {
   elem: ElementType;
   rowsPerWarp: 16 | 32;
   kernel: TcKernel;
+  wgmmaSchedule: WgmmaSchedule;
+  persistent: boolean;
 }
 
 /**
@@ -135,7 +166,8 @@ export function tiledForward(addon: NativeAddon, plans: PlanCache, problem: GnaP
     return undefined;
   }
   return { plan: plans.get(problem, shapes), elem, rowsPerWarp: options.rowsPerWarp ?? 32,
-    kernel: options.kernel ?? 'auto' };
+    kernel: options.kernel ?? 'auto', wgmmaSchedule: options.wgmmaSchedule ?? 'pingpong',
+    persistent: options.persistent ?? false };
 }
 
 /** Buffers of the permuted operands of one tiled forward. */
@@ -187,7 +219,8 @@ export function gnaForwardOnDevice(addon: NativeAddon, plans: PlanCache, problem
     const p = allocPermuted(scratch, problem, tiled);
     permuteOperands(addon, problem, tiled, q, k, v, p);
     addon.gnaForwardTiled(tiled.plan.id, shapeDesc(problem), tiled.elem, p.q, p.k, p.v, out, lse,
-      tiled.rowsPerWarp, TC_KERNEL_CODES[tiled.kernel]);
+      tiled.rowsPerWarp, TC_KERNEL_CODES[tiled.kernel], WGMMA_SCHEDULE_CODES[tiled.wgmmaSchedule],
+      tiled.persistent);
   } finally {
     scratch.free();
   }

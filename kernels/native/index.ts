@@ -24,7 +24,8 @@ export const cudaRegistration: CudaRegistration = registerCudaBackend();
 export { nativeAvailability, NativeAvailability } from './addon';
 export { CudaBackend, CudaRegistration, cudaFallbackStats, registerCudaBackend, registerCudaFallbacks,
          resetCudaFallbackStats, CUDA_BACKEND } from './cuda_backend';
-export { CudaGnaOptions, CudaPrecision, TcKernel, setCudaGnaOptions, cudaGnaOptions } from './gna_launch';
+export { CudaGnaOptions, CudaPrecision, TcKernel, WgmmaSchedule, setCudaGnaOptions,
+         cudaGnaOptions } from './gna_launch';
 export { hostCopyGnaKernelConfigs } from './host_copy';
 export { CudaMatMulOptions, CudaMatMulPrecision, cudaMatMulOptions,
          setCudaMatMulOptions } from './ops';

@@ -666,9 +666,11 @@ Napi::Value GnaBackwardF32(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// gnaForwardTiled(plan, shape, elem, qP, kP, vP, out, lse[, rowsPerWarp[, kernel]]): q/k/v in the
-// permuted layout (Q with the plan's Q tiling, K/V with its KV tiling), float32 output and LSE in
-// the original layout; kernel 0 auto, 1 mma.sync, 2 wgmma (TcKernel).
+// gnaForwardTiled(plan, shape, elem, qP, kP, vP, out, lse[, rowsPerWarp[, kernel[, schedule[,
+// persistent]]]]): q/k/v in the permuted layout (Q with the plan's Q tiling, K/V with its KV
+// tiling), float32 output and LSE in the original layout; kernel 0 auto, 1 mma.sync, 2 wgmma
+// (TcKernel); wgmma schedule 0 pingpong, 1 cooperative (WgmmaSchedule); persistent (default
+// false).
 Napi::Value GnaForwardTiled(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Plan& p = planOf(env, info[0]);
@@ -687,8 +689,16 @@ Napi::Value GnaForwardTiled(const Napi::CallbackInfo& info) {
   const int rowsPerWarp = info[8].IsUndefined() ? 32 : intOf(env, info[8], "rowsPerWarp", 16, 32);
   const auto kernel = static_cast<TcKernel>(
       info[9].IsUndefined() ? 0 : intOf(env, info[9], "kernel", 0, 2));
-  check(env, launchGnaForwardTensorCore(s, p.windows, p.tiles, e, rowsPerWarp, kernel, q, k, v,
-                                        out, lse));
+  WgmmaConfig wgmma;
+  if (!info[10].IsUndefined()) {
+    wgmma.schedule = static_cast<WgmmaSchedule>(intOf(env, info[10], "schedule", 0, 1));
+  }
+  if (!info[11].IsUndefined()) {
+    if (!info[11].IsBoolean()) throw Napi::TypeError::New(env, "persistent must be a boolean");
+    wgmma.persistent = info[11].As<Napi::Boolean>().Value();
+  }
+  check(env, launchGnaForwardTensorCore(s, p.windows, p.tiles, e, rowsPerWarp, kernel, wgmma, q,
+                                        k, v, out, lse));
   return env.Undefined();
 }
 

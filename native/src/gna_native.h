@@ -87,13 +87,22 @@ struct TilePlan {
 // Which tensor-core kernel runs: Mma = mma.sync (sm_80+), Wgmma = the Hopper warpgroup kernel
 // (sm_90 only; bf16, head dim 128, 64- or 128-token Q tiles), Auto = Wgmma where it applies, else Mma.
 enum class TcKernel : int { Auto = 0, Mma = 1, Wgmma = 2 };
+// Schedule of the wgmma kernel's two consumer warpgroups (128-token Q tiles; NATTEN's
+// kernel_schedule): Pingpong = they take turns issuing matrix products, Cooperative = both issue
+// freely.
+enum class WgmmaSchedule : int { Pingpong = 0, Cooperative = 1 };
+struct WgmmaConfig {
+  WgmmaSchedule schedule = WgmmaSchedule::Pingpong;
+  bool persistent = false;  // CTAs resident at once, looping over (Q tile, head, batch) items
+};
 
 // Elem::F16/BF16 inputs run mma m16n8k16; Elem::F32 inputs run the tf32 kernel (m16n8k8).
 // rowsPerWarp: 16 (one m16 tile per warp, Q fragments in registers) or 32 (two, sharing each K/V
 // fragment; only for 128-token Q tiles of the half-precision kernel).
 Status launchGnaForwardTensorCore(const GnaShape& s, const WindowTables& w, const TilePlan& p,
-                                  Elem elem, int rowsPerWarp, TcKernel kernel, const void* q,
-                                  const void* k, const void* v, float* out, float* lse);
+                                  Elem elem, int rowsPerWarp, TcKernel kernel,
+                                  const WgmmaConfig& wgmma, const void* q, const void* k,
+                                  const void* v, float* out, float* lse);
 // Backward over the same permuted layouts and plan (F16/BF16 operands, float32 gradients):
 // `delta` = rowsum(dO ∘ O) − dLse and `lse` in the Q tiling, float32; see gna_tc_bwd.cuh.
 Status launchGnaBackwardTensorCore(const GnaShape& s, const WindowTables& w, const TilePlan& p,

@@ -12,8 +12,9 @@ bool tensorCoreSupports(int headDim, int valueDim, int qVolume, int kvVolume) {
 }
 
 Status launchGnaForwardTensorCore(const GnaShape& s, const WindowTables& w, const TilePlan& plan,
-                                  Elem elem, int rowsPerWarp, TcKernel kernel, const void* q,
-                                  const void* k, const void* v, float* out, float* lse) {
+                                  Elem elem, int rowsPerWarp, TcKernel kernel,
+                                  const WgmmaConfig& config, const void* q, const void* k,
+                                  const void* v, float* out, float* lse) {
   if (!tensorCoreSupports(s.headDim, s.valueDim, plan.qVolume, plan.kvVolume)) {
     return Status::Fail("GNA tensor-core forward: unsupported headDim/valueDim/tile volume");
   }
@@ -42,6 +43,8 @@ Status launchGnaForwardTensorCore(const GnaShape& s, const WindowTables& w, cons
   }
   p.qTiles = plan.qTiles;
   p.kvVolume = plan.kvVolume;
+  p.batchGroups = s.batch * groups;
+  p.pingpong = config.schedule == WgmmaSchedule::Pingpong;
   p.tokens = 1;
   for (int a = 0; a < kMaxRank; a++) {
     p.spatial[a] = a < s.rank ? s.spatial[a] : 1;
@@ -55,7 +58,9 @@ Status launchGnaForwardTensorCore(const GnaShape& s, const WindowTables& w, cons
                         "head dim 128, 64- or 128-token Q tiles and KV tiles of a multiple of 64 "
                         "tokens");
   }
-  if (wgmma && kernel != TcKernel::Mma) return tc::launchWgmmaBf16(p, plan.qVolume, grid);
+  if (wgmma && kernel != TcKernel::Mma) {
+    return tc::launchWgmmaBf16(p, plan.qVolume, config.persistent);
+  }
   switch (elem) {
     case Elem::BF16: return tc::launchBf16(p, grid, s.headDim, plan.qVolume, rowsPerWarp);
     case Elem::F16: return tc::launchF16(p, grid, s.headDim, plan.qVolume, rowsPerWarp);

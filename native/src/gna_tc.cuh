@@ -36,6 +36,8 @@ struct Params {
   int extent[kMaxRank], offset[kMaxRank], dilation[kMaxRank];
   int qTile[kMaxRank], kvTile[kMaxRank], qTilesPerDim[kMaxRank], kvTilesPerDim[kMaxRank];
   int qTiles, kvVolume;
+  int batchGroups;  // batch x dilation groups
+  bool pingpong;  // wgmma kernel, 128-token Q tiles: pingpong schedule (else cooperative)
 };
 
 template <typename T> struct Mma;

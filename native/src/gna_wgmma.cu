@@ -14,6 +14,7 @@
 #include "gna_wgmma.h"
 #include <cuda.h>
 #include <cudaTypedefs.h>
+#include <algorithm>
 #include <string>
 
 namespace gna {
@@ -96,6 +97,14 @@ template <int N> __device__ inline void pinRegisters(float* d) {
 #pragma unroll
   for (int i = 0; i < N; i++) asm volatile("" : "+f"(d[i])::"memory");
 }
+// Named barriers 1 and 2 (0 is __syncthreads): the pingpong hand-over between the two consumer
+// warpgroups; `count` threads take part (one warpgroup syncing, the other arriving).
+template <int ID> __device__ inline void namedBarSync(int count) {
+  asm volatile("bar.sync %0, %1;\n" ::"n"(ID), "r"(count) : "memory");
+}
+template <int ID> __device__ inline void namedBarArrive(int count) {
+  asm volatile("bar.arrive %0, %1;\n" ::"n"(ID), "r"(count) : "memory");
+}
 // cp.async writes through the generic proxy; wgmma reads through the async proxy.
 __device__ inline void fenceProxyAsync() {
   asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
@@ -152,7 +161,27 @@ __device__ inline void tmaLoad(void* dst, const CUtensorMap* map, int col, int r
 
 #endif  // GNA_WGMMA_DEVICE
 
-// Chunks stage st = n % 2 hold K(n) and V(n); the consumers read K(it) and V(it-1) in step it.
+// One work item: a Q tile of one (batch*group, head) and its KV walk (`total` chunks from plan
+// entry `first`). Items are numbered Q tile fastest, then head, then batch*group.
+struct WorkItem {
+  int qTile, h, bg, first, total;
+};
+
+template <int NC> __device__ inline WorkItem workItem(const Params& p, int w) {
+  WorkItem t;
+  t.qTile = w % p.qTiles;
+  t.h = (w / p.qTiles) % p.heads;
+  t.bg = w / (p.qTiles * p.heads);
+  const int row = (t.bg % p.groups) * p.qTiles + t.qTile;
+  t.first = p.tileRanges[row];
+  t.total = (p.tileRanges[row + 1] - t.first) * (p.kvVolume / NC);
+  return t;
+}
+
+// A CTA runs work items blockIdx.x, blockIdx.x + gridDim.x, ...: one each when the grid covers
+// them all, several when persistent (grid = CTAs resident at once), the producer streaming the
+// next item's K/V while the consumers finish the current one. Ring slot n (counted over all of
+// the CTA's items) is stage n % 2; in step it the consumers read K(it) and V(it - 1).
 template <int BQ, int NC>
 __global__ void __launch_bounds__(consumersFor<BQ>() + 128, ctasPerSm<BQ>())
 wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
@@ -178,24 +207,12 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
   auto emptyK = [&](int st) { return bars + 32 + 8 * st; };
   auto emptyV = [&](int st) { return bars + 48 + 8 * st; };
 
-  const int qTile = blockIdx.x, h = blockIdx.y, bg = blockIdx.z;
-  const int group = bg % p.groups;
-  const int hk = h / (p.heads / p.kvHeads);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int wg = warp / 4;
   const int rowBase = warp * 16;
-  const T* gQ = static_cast<const T*>(p.q) +
-                (((long long)bg * p.qSeq + (long long)qTile * BQ) * p.heads + h) * kWD;
   const long long qStride = (long long)p.heads * kWD;
-
-  const int first = p.tileRanges[group * p.qTiles + qTile];
   const int chunksPerTile = p.kvVolume / NC;
-  const int total = (p.tileRanges[group * p.qTiles + qTile + 1] - first) * chunksPerTile;
-
-  auto chunkKey = [&](int it) {
-    const int tile = p.entries[first + it / chunksPerTile] & 0x7fffffff;
-    return tile * p.kvVolume + (it % chunksPerTile) * NC;
-  };
+  const int items = p.qTiles * p.heads * p.batchGroups;
 
   if (threadIdx.x == kConsumers) {
     for (int i = 0; i < 4; i++) {
@@ -205,39 +222,32 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
     fenceProxyAsync();  // barrier initialisation visible to the TMA unit
   }
   if (warp < kConsumers / 32) {
-    loadSw128<BQ, kConsumers>(sQ, gQ, qStride);
-    cpAsyncCommit();
     for (int i = threadIdx.x; i < p.kvVolume; i += kConsumers) sKvOff[i] = p.kvOffsets[i];
   }
-
-  int g[kMaxRank];
-  groupCoords(group, p.rank, p.dilation, g);
-  {
-    int origin[kMaxRank];
-    tileOrigin(qTile, p.qTilesPerDim, p.qTile, p.rank, origin);
-    rowWindows(p.windows, p.offset, p.extent, p.rank, g, origin, p.qOffsets, BQ, threadIdx.x,
-               kConsumers, sWin);
-  }
-  cpAsyncWait<0>();
-  fenceProxyAsync();
   __syncthreads();  // the only CTA-wide barrier: from here on, stages hand over via mbarriers
 
   if (warp >= kConsumers / 32) {  // producer warpgroup: one thread streams K/V chunks with TMA
     asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\n" ::: "memory");
     if (warp == kConsumers / 32 && lane == 0) {
-      const int rowBaseKv = bg * (int)p.kvSeq;
-      for (int n = 0; n < total; n++) {
-        const int st = n & 1;
-        const uint32_t released = ((n >> 1) & 1) ^ 1;  // phase of the previous use's release
-        const int row = rowBaseKv + chunkKey(n);
-        if (n >= 2) mbarWait(emptyK(st), released);
-        mbarExpectTx(fullK(st), kChunkBytes);
-        tmaLoad(sK + st * kChunkBytes, &tmK, hk * kWD, row, fullK(st));
-        tmaLoad(sK + st * kChunkBytes + NC * 128, &tmK, hk * kWD + 64, row, fullK(st));
-        if (n >= 2) mbarWait(emptyV(st), released);
-        mbarExpectTx(fullV(st), kChunkBytes);
-        tmaLoad(sV + st * kChunkBytes, &tmV, hk * kWD, row, fullV(st));
-        tmaLoad(sV + st * kChunkBytes + NC * 128, &tmV, hk * kWD + 64, row, fullV(st));
+      int n = 0;
+      for (int w = blockIdx.x; w < items; w += gridDim.x) {
+        const WorkItem t = workItem<NC>(p, w);
+        const int hk = t.h / (p.heads / p.kvHeads);
+        const int rowBaseKv = t.bg * (int)p.kvSeq;
+        for (int it = 0; it < t.total; it++, n++) {
+          const int st = n & 1;
+          const uint32_t released = ((n >> 1) & 1) ^ 1;  // phase of the previous use's release
+          const int tile = p.entries[t.first + it / chunksPerTile] & 0x7fffffff;
+          const int row = rowBaseKv + tile * p.kvVolume + (it % chunksPerTile) * NC;
+          if (n >= 2) mbarWait(emptyK(st), released);
+          mbarExpectTx(fullK(st), kChunkBytes);
+          tmaLoad(sK + st * kChunkBytes, &tmK, hk * kWD, row, fullK(st));
+          tmaLoad(sK + st * kChunkBytes + NC * 128, &tmK, hk * kWD + 64, row, fullK(st));
+          if (n >= 2) mbarWait(emptyV(st), released);
+          mbarExpectTx(fullV(st), kChunkBytes);
+          tmaLoad(sV + st * kChunkBytes, &tmV, hk * kWD, row, fullV(st));
+          tmaLoad(sV + st * kChunkBytes + NC * 128, &tmV, hk * kWD + 64, row, fullV(st));
+        }
       }
     }
     return;
@@ -247,14 +257,16 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
   asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(consumerRegisters<BQ>()) : "memory");
 
   float o[DT * 4];
-#pragma unroll
-  for (int i = 0; i < DT * 4; i++) o[i] = 0.f;
-  float rowMax[2] = {-INFINITY, -INFINITY}, rowSum[2] = {0.f, 0.f};
+  float rowMax[2], rowSum[2];
   uint32_t pf[NC / 16][4];  // P of the previous chunk, bf16 A fragments
   const uint32_t qAddr = smemAddr(sQ) + wg * 64 * 128;
+  WorkItem t{};
+  int base = 0;  // ring slots of the CTA's earlier items
+  auto stage = [&](int it) { return (base + it) & 1; };
+  auto phase = [&](int it) { return (uint32_t)((base + it) >> 1) & 1; };
 
   auto issuePV = [&](int chunk) {
-    const uint32_t vAddr = smemAddr(sV + (chunk & 1) * kChunkBytes);
+    const uint32_t vAddr = smemAddr(sV + stage(chunk) * kChunkBytes);
 #pragma unroll
     for (int kk = 0; kk < NC / 16; kk++) {
       wgmmaRS128(o, pf[kk], descriptor(vAddr + kk * 16 * 128, NC * 128, 1024));
@@ -264,7 +276,7 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
 
   float s[NT * 4];
   auto issueS = [&](int it) {
-    const uint32_t kAddr = smemAddr(sK + (it & 1) * kChunkBytes);
+    const uint32_t kAddr = smemAddr(sK + stage(it) * kChunkBytes);
 #pragma unroll
     for (int kk = 0; kk < kWD / 16; kk++) {
       const uint64_t a = descriptor(qAddr + (kk >> 2) * BQ * 128 + (kk & 3) * 32, 16, 1024);
@@ -276,18 +288,18 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
   };
   // Scale, mask and exponentiate chunk `it` in place; returns the O rescale factors in alpha.
   auto softmax = [&](int it, float* alpha) {
-    const int entry = p.entries[first + it / chunksPerTile];
+    const int entry = p.entries[t.first + it / chunksPerTile];
 #pragma unroll
     for (int i = 0; i < NT * 4; i++) s[i] *= p.scaleLog2;
     if (entry < 0) {  // partial tile (or KV padding): fine mask
       int origin[kMaxRank];
       tileOrigin(entry & 0x7fffffff, p.kvTilesPerDim, p.kvTile, p.rank, origin);
-      const int base = (it % chunksPerTile) * NC;
+      const int keyBase = (it % chunksPerTile) * NC;
 #pragma unroll
       for (int i = 0; i < NT; i++) {
 #pragma unroll
         for (int j = 0; j < 2; j++) {
-          const int packed = sKvOff[base + i * 8 + (lane % 4) * 2 + j];
+          const int packed = sKvOff[keyBase + i * 8 + (lane % 4) * 2 + j];
           int u[kMaxRank];
 #pragma unroll
           for (int a = 0; a < kMaxRank; a++) u[a] = origin[a] + unpackCoord(packed, a);
@@ -338,62 +350,116 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
     }
   };
 
-  if (total > 0) {  // chunk 0: nothing to overlap with yet
-    float alpha[2];
-    mbarWait(fullK(0), 0);
-    wgmmaFence();
-    issueS(0);
-    wgmmaWait<0>();
-    mbarArrive(emptyK(0));
-    pinRegisters<NT * 4>(s);
-    softmax(0, alpha);
-    rescaleAndPack(alpha);
-  }
-  for (int it = 1; it < total; it++) {
-    float alpha[2];
-    mbarWait(fullK(it & 1), (it >> 1) & 1);
-    mbarWait(fullV((it - 1) & 1), ((it - 1) >> 1) & 1);
-    pinRegisters<DT * 4>(o);
-    wgmmaFence();
-    issueS(it);
-    issuePV(it - 1);
-    wgmmaWait<1>();  // S(it) done; P(it-1) V(it-1) may still run during the softmax
-    mbarArrive(emptyK(it & 1));
-    pinRegisters<NT * 4>(s);
-    softmax(it, alpha);
-    wgmmaWait<0>();
-    mbarArrive(emptyV((it - 1) & 1));
-    pinRegisters<DT * 4>(o);
-    pinRegisters<NC / 4>(reinterpret_cast<float*>(&pf[0][0]));
-    rescaleAndPack(alpha);
-  }
-  if (total > 0) {
-    mbarWait(fullV((total - 1) & 1), ((total - 1) >> 1) & 1);
-    pinRegisters<DT * 4>(o);
-    wgmmaFence();
-    issuePV(total - 1);
-    wgmmaWait<0>();
-    pinRegisters<DT * 4>(o);
-  }
+  for (int w = blockIdx.x; w < items; w += gridDim.x) {
+    t = workItem<NC>(p, w);
+    // Every consumer is done with the previous item's Q tile and windows before they are
+    // replaced, and sees the new ones before its first product.
+    namedBarSync<3>(kConsumers);
+    const T* gQ = static_cast<const T*>(p.q) +
+                  (((long long)t.bg * p.qSeq + (long long)t.qTile * BQ) * p.heads + t.h) * kWD;
+    loadSw128<BQ, kConsumers>(sQ, gQ, qStride);
+    cpAsyncCommit();
+    int dg[kMaxRank];
+    groupCoords(t.bg % p.groups, p.rank, p.dilation, dg);
+    {
+      int origin[kMaxRank];
+      tileOrigin(t.qTile, p.qTilesPerDim, p.qTile, p.rank, origin);
+      rowWindows(p.windows, p.offset, p.extent, p.rank, dg, origin, p.qOffsets, BQ, threadIdx.x,
+                 kConsumers, sWin);
+    }
+    cpAsyncWait<0>();
+    fenceProxyAsync();
+    namedBarSync<3>(kConsumers);
 
 #pragma unroll
-  for (int rr = 0; rr < 2; rr++) {
-    float sum = rowSum[rr];
-    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-    sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-    const float inv = sum > 0.f ? 1.f / sum : 0.f;
-    const long long row = naturalRow(p, bg, qTile, rowBase + lane / 4 + rr * 8, g);
-    if (row < 0) continue;
-    float* dst = p.out + (row * p.heads + h) * kWD + (lane % 4) * 2;
+    for (int i = 0; i < DT * 4; i++) o[i] = 0.f;
+    rowMax[0] = rowMax[1] = -INFINITY;
+    rowSum[0] = rowSum[1] = 0.f;
+    const int total = t.total;
+
+    // Pingpong (128-row CTAs, p.pingpong): the two consumer warpgroups take turns issuing their
+    // matrix products, so that one warpgroup's softmax runs while the other's wgmmas execute.
+    // Each issue point waits for this warpgroup's turn and then hands the turn over; warpgroup 1
+    // opens the first turn for warpgroup 0 and skips the hand-over after its last issue point, so
+    // every arrival is consumed (total + 1 issue points per warpgroup and item).
+    const bool pingpong = BQ == 128 && p.pingpong && total > 0;
+    auto turnBegin = [&] {
+      if (!pingpong) return;
+      if (wg == 0) namedBarSync<1>(256);
+      else namedBarSync<2>(256);
+    };
+    auto turnEnd = [&](bool last) {
+      if (!pingpong) return;
+      if (wg == 0) namedBarArrive<2>(256);
+      else if (!last) namedBarArrive<1>(256);
+    };
+    if (pingpong && wg == 1) namedBarArrive<1>(256);
+
+    if (total > 0) {  // chunk 0: nothing to overlap with yet
+      float alpha[2];
+      mbarWait(fullK(stage(0)), phase(0));
+      turnBegin();
+      wgmmaFence();
+      issueS(0);
+      turnEnd(false);
+      wgmmaWait<0>();
+      mbarArrive(emptyK(stage(0)));
+      pinRegisters<NT * 4>(s);
+      softmax(0, alpha);
+      rescaleAndPack(alpha);
+    }
+    for (int it = 1; it < total; it++) {
+      float alpha[2];
+      mbarWait(fullK(stage(it)), phase(it));
+      mbarWait(fullV(stage(it - 1)), phase(it - 1));
+      pinRegisters<DT * 4>(o);
+      turnBegin();
+      wgmmaFence();
+      issueS(it);
+      issuePV(it - 1);
+      turnEnd(false);
+      wgmmaWait<1>();  // S(it) done; P(it-1) V(it-1) may still run during the softmax
+      mbarArrive(emptyK(stage(it)));
+      pinRegisters<NT * 4>(s);
+      softmax(it, alpha);
+      wgmmaWait<0>();
+      mbarArrive(emptyV(stage(it - 1)));
+      pinRegisters<DT * 4>(o);
+      pinRegisters<NC / 4>(reinterpret_cast<float*>(&pf[0][0]));
+      rescaleAndPack(alpha);
+    }
+    if (total > 0) {
+      mbarWait(fullV(stage(total - 1)), phase(total - 1));
+      pinRegisters<DT * 4>(o);
+      turnBegin();
+      wgmmaFence();
+      issuePV(total - 1);
+      turnEnd(true);
+      wgmmaWait<0>();
+      mbarArrive(emptyV(stage(total - 1)));  // the producer may refill it for the next item
+      pinRegisters<DT * 4>(o);
+    }
+
 #pragma unroll
-    for (int i = 0; i < DT; i++) {
-      *reinterpret_cast<float2*>(dst + i * 8) =
-          make_float2(o[4 * i + 2 * rr] * inv, o[4 * i + 2 * rr + 1] * inv);
+    for (int rr = 0; rr < 2; rr++) {
+      float sum = rowSum[rr];
+      sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+      sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+      const float inv = sum > 0.f ? 1.f / sum : 0.f;
+      const long long row = naturalRow(p, t.bg, t.qTile, rowBase + lane / 4 + rr * 8, dg);
+      if (row < 0) continue;
+      float* dst = p.out + (row * p.heads + t.h) * kWD + (lane % 4) * 2;
+#pragma unroll
+      for (int i = 0; i < DT; i++) {
+        *reinterpret_cast<float2*>(dst + i * 8) =
+            make_float2(o[4 * i + 2 * rr] * inv, o[4 * i + 2 * rr + 1] * inv);
+      }
+      if (lane % 4 == 0) {
+        p.lse[row * p.heads + t.h] =
+            sum > 0.f ? rowMax[rr] * 0.69314718055994531f + logf(sum) : -INFINITY;
+      }
     }
-    if (lane % 4 == 0) {
-      p.lse[row * p.heads + h] =
-          sum > 0.f ? rowMax[rr] * 0.69314718055994531f + logf(sum) : -INFINITY;
-    }
+    base += total;
   }
 #endif  // GNA_WGMMA_DEVICE
 }
@@ -425,8 +491,8 @@ Status encodeKvMap(CUtensorMap* map, const void* base, long long rows, int kvHea
 }
 
 template <int BQ, int NC>
-Status launchWgmma(const Params& p, dim3 grid) {
-  const long long rows = (long long)grid.z * p.kvSeq;
+Status launchWgmma(const Params& p, bool persistent) {
+  const long long rows = (long long)p.batchGroups * p.kvSeq;
   if (rows > INT32_MAX) return Status::Fail("GNA wgmma forward: more than 2^31 permuted KV rows");
   CUtensorMap tmK, tmV;
   Status st = encodeKvMap(&tmK, p.k, rows, p.kvHeads, NC);
@@ -438,7 +504,20 @@ Status launchWgmma(const Params& p, dim3 grid) {
                                        cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem),
                   "cudaFuncSetAttribute (GNA wgmma forward shared memory)");
   if (!st.ok) return st;
-  wgmmaForwardKernel<BQ, NC><<<grid, consumersFor<BQ>() + 128, smem>>>(p, tmK, tmV);
+  const long long items = (long long)p.qTiles * p.heads * p.batchGroups;
+  if (items > INT32_MAX) return Status::Fail("GNA wgmma forward: more than 2^31 work items");
+  long long ctas = items;
+  if (persistent) {
+    int device = 0, sms = 0;
+    st = cudaStatus(cudaGetDevice(&device), "cudaGetDevice");
+    if (st.ok) {
+      st = cudaStatus(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device),
+                      "cudaDeviceGetAttribute (multiprocessor count)");
+    }
+    if (!st.ok) return st;
+    ctas = std::min(items, (long long)sms * ctasPerSm<BQ>());
+  }
+  wgmmaForwardKernel<BQ, NC><<<(unsigned)ctas, consumersFor<BQ>() + 128, smem>>>(p, tmK, tmV);
   return lastLaunchStatus("GNA forward (wgmma, TMA)");
 }
 
@@ -462,9 +541,10 @@ bool wgmmaSupports(Elem elem, int headDim, int qVolume, int kvVolume) {
          kvVolume % 64 == 0;
 }
 
-Status launchWgmmaBf16(const Params& p, int qVolume, dim3 grid) {
-  if (qVolume == 64) return launchWgmma<64, 64>(p, grid);
-  return p.kvVolume % 128 == 0 ? launchWgmma<128, 128>(p, grid) : launchWgmma<128, 64>(p, grid);
+Status launchWgmmaBf16(const Params& p, int qVolume, bool persistent) {
+  if (qVolume == 64) return launchWgmma<64, 64>(p, persistent);
+  return p.kvVolume % 128 == 0 ? launchWgmma<128, 128>(p, persistent)
+                               : launchWgmma<128, 64>(p, persistent);
 }
 
 }  // namespace tc

@@ -8,6 +8,8 @@ namespace tc {
 bool wgmmaAvailable();
 // bf16 operands, head dim 128, 64- or 128-token Q tiles, KV tiles a multiple of 64 tokens.
 bool wgmmaSupports(Elem elem, int headDim, int qVolume, int kvVolume);
-Status launchWgmmaBf16(const Params& p, int qVolume, dim3 grid);
+// persistent: a grid of the CTAs resident at once, each looping over work items; else one CTA
+// per (Q tile, head, batch*group).
+Status launchWgmmaBf16(const Params& p, int qVolume, bool persistent);
 }  // namespace tc
 }  // namespace gna

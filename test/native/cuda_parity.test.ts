@@ -6,7 +6,9 @@
  * - The tensor-core forward (head dims 32/64/128) at 'bfloat16' (atol 5e-2) and 'float16'
  *   (1e-2), NATTEN's forward tolerances (spec §7), on partial-tile, causal, dilated, GQA and
  *   perfectly block-sparse problems; the mma.sync kernel, and on sm_90 devices the Hopper wgmma
- *   kernel (bfloat16, head dim 128, 128- and 64-token Q tiles, 64- and 128-token KV tiles).
+ *   kernel (bfloat16, head dim 128, 128- and 64-token Q tiles, 64- and 128-token KV tiles, the
+ *   pingpong and cooperative schedules, persistent and one CTA per work item, a problem with more
+ *   work items than resident CTAs).
  * - The tensor-core backward at 'bfloat16' and 'float16' on the same problems, under NATTEN's
  *   harness (dOutput = 0.05·N(0, 1); here also dLse = 0.05·N(0, 1)) and its gradient tolerances:
  *   1e-2 for dQ, dK, dV, and for bfloat16 with GQA 3e-2 / 4e-2 / 4e-2 (spec §7); deterministic
@@ -18,7 +20,7 @@ import { cudaFallbackStats, resetCudaFallbackStats, setCudaGnaOptions,
          CudaPrecision } from '../../kernels/native';
 import { tiledForward } from '../../kernels/native/gna_launch';
 import { PlanCache } from '../../kernels/native/gna_plan';
-import { PARITY_CASES, PARITY_TOLERANCE, ParityCase, buildParityInputs, expectParity, parityReference,
+import { PARITY_CASES, PARITY_TOLERANCE, ParityCase, ParityInputs, buildParityInputs, expectParity, parityReference,
          runParityCase } from '../helpers/parity_cases';
 import { maxAbsDiff, mulberry32, randomNormal, seedOf } from '../helpers/random';
 import { addon, describeCuda, useCuda } from './cuda_env';
@@ -132,21 +134,40 @@ const WGMMA_CASES: Array<[ParityCase, number[][], number[][]]> = [
   [tcCase('2d (24,40) K(8,12) s(4,4) d(2,1) D128',
     { shape: [24, 40], windowSize: [8, 12], stride: [4, 4], dilation: [2, 1] }, 128),
   [[8, 16], [8, 8]], [[8, 8], [8, 16]]],
+  // 32 Q tiles x 8 heads = 256 work items of 128 tokens (504 of 64): more than the CTAs an H100
+  // holds at once (132, or 264 of 64 rows), so each persistent CTA loops over several items.
+  [tcCase('1d L4000 K100 s20 causal GQA H8/2 D128 (many work items)',
+    { heads: 8, kvHeads: 2, shape: [4000], windowSize: [100], stride: [20], isCausal: [T] }, 128),
+  [[128], [64]], [[128]]],
 ];
 
 describeCuda('GNA wgmma forward on cuda (sm_90)', () => {
   beforeAll(useCuda);
-  afterAll(() => setCudaGnaOptions({ kernel: 'auto', tileShapes: undefined }));
+  afterAll(() => setCudaGnaOptions({ kernel: 'auto', wgmmaSchedule: 'pingpong', persistent: false,
+    tileShapes: undefined }));
   const hopper = () => addon().probe().computeCapability === '9.0';
+  const references = new Map<string, [ParityInputs, ReturnType<typeof parityReference>]>();
+  const referenceOf = (c: ParityCase) => {
+    if (!references.has(c.name)) {
+      const x = buildParityInputs(c);
+      references.set(c.name, [x, parityReference(c, x)]);
+    }
+    return references.get(c.name)!;
+  };
 
+  // Persistent and one CTA per item; 128-token Q tiles also run both schedules of their two
+  // consumer warpgroups (64-token ones have one).
   const cases = WGMMA_CASES.flatMap(([c, qTiles, kvTiles]) => qTiles.flatMap((qTile) =>
-    kvTiles.map((kvTile) =>
-      [`${c.name}, tiles ${qTile.join('x')}/${kvTile.join('x')}`, c, qTile, kvTile] as const)));
-  test.each(cases)('bfloat16 wgmma: %s', (_name, c, qTile, kvTile) => {
+    kvTiles.flatMap((kvTile) => (qTile.reduce((a, b) => a * b, 1) === 128
+      ? ['pingpong', 'cooperative'] as const : ['pingpong'] as const).flatMap((schedule) =>
+      [true, false].map((persistent) => [`${c.name}, tiles ${qTile.join('x')}/` +
+        `${kvTile.join('x')}, ${schedule}, ${persistent ? 'persistent' : 'one CTA per item'}`, c,
+        qTile, kvTile, schedule, persistent] as const)))));
+  test.each(cases)('bfloat16 wgmma: %s', (_name, c, qTile, kvTile, wgmmaSchedule, persistent) => {
     if (!hopper()) return;
-    setCudaGnaOptions({ precision: 'bfloat16', kernel: 'wgmma', tileShapes: { qTile, kvTile } });
-    const x = buildParityInputs(c);
-    const ref = parityReference(c, x);
+    setCudaGnaOptions({ precision: 'bfloat16', kernel: 'wgmma', wgmmaSchedule, persistent,
+      tileShapes: { qTile, kvTile } });
+    const [x, ref] = referenceOf(c);
     const tensors = tf.memory().numTensors;
     const buffers = deviceBuffers();
     const q = tf.tensor(x.q, x.qShape);
