@@ -179,10 +179,8 @@ export interface PermutedOperands {
 
 export function allocPermuted(scratch: Scratch, problem: GnaProblem,
                               t: TiledForward): PermutedOperands {
-  const { batch, heads, kvHeads, headDim, valueDim } = problem;
-  const groups = product(problem.dilation);
-  const qRows = batch * groups * permutedLength(t.plan.qGeometry!.tileShape, problem);
-  const kvRows = batch * groups * permutedLength(t.plan.kvGeometry!.tileShape, problem);
+  const { heads, kvHeads, headDim, valueDim } = problem;
+  const { qRows, kvRows } = permutedRows(problem, t);
   const bytes = t.elem === 'float32' ? 4 : 2;
   return {
     q: scratch.alloc(qRows * heads * headDim * bytes),
@@ -194,6 +192,15 @@ export function allocPermuted(scratch: Scratch, problem: GnaProblem,
 function permutedLength(tile: number[], problem: GnaProblem): number {
   return product(tile.map((t, a) => Math.ceil(problem.spatialShape[a] /
     (t * problem.dilation[a])) * t));
+}
+
+/** Rows (tokens of every batch and dilation group) of the Q- and KV-tiled permuted layouts. */
+function permutedRows(problem: GnaProblem, t: TiledForward) {
+  const lead = problem.batch * product(problem.dilation);
+  return {
+    qRows: lead * permutedLength(t.plan.qGeometry!.tileShape, problem),
+    kvRows: lead * permutedLength(t.plan.kvGeometry!.tileShape, problem),
+  };
 }
 
 export function permuteOperands(addon: NativeAddon, problem: GnaProblem, t: TiledForward,
@@ -264,9 +271,7 @@ function tiledBackward(addon: NativeAddon, scratch: Scratch, problem: GnaProblem
   const elem = t.elem as 'float16' | 'bfloat16';
   const qGeometry = t.plan.qGeometry!;
   const kvGeometry = t.plan.kvGeometry!;
-  const groups = product(problem.dilation);
-  const qRows = batch * groups * permutedLength(qGeometry.tileShape, problem);
-  const kvRows = batch * groups * permutedLength(kvGeometry.tileShape, problem);
+  const { qRows, kvRows } = permutedRows(problem, t);
   const permuted = (g: PermuteGeometryDesc, rowCount: number, width: number, x: BufferHandle,
                     e: ElementType) => {
     const y = scratch.alloc(rowCount * width * (e === 'float32' ? 4 : 2));

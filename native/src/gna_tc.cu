@@ -29,20 +29,7 @@ Status launchGnaForwardTensorCore(const GnaShape& s, const WindowTables& w, cons
   if (s.batch == 0 || plan.qTiles == 0) return Status::Ok();
   tc::Params p{};
   p.q = q; p.k = k; p.v = v; p.out = out; p.lse = lse;
-  p.heads = s.heads; p.kvHeads = s.kvHeads; p.groups = groups; p.rank = s.rank;
-  p.qSeq = plan.qSeq; p.kvSeq = plan.kvSeq;
-  p.scaleLog2 = s.scale * 1.4426950408889634f;
-  p.tileRanges = plan.tileRanges; p.entries = plan.entries;
-  p.qOffsets = plan.qOffsets; p.kvOffsets = plan.kvOffsets;
-  p.windows = reinterpret_cast<const int4*>(w.device);
-  for (int a = 0; a < kMaxRank; a++) {
-    p.extent[a] = w.extent[a]; p.offset[a] = w.offset[a];
-    p.dilation[a] = a < s.rank ? s.dilation[a] : 1;
-    p.qTile[a] = plan.qTile[a]; p.kvTile[a] = plan.kvTile[a];
-    p.qTilesPerDim[a] = plan.qTilesPerDim[a]; p.kvTilesPerDim[a] = plan.kvTilesPerDim[a];
-  }
-  p.qTiles = plan.qTiles;
-  p.kvVolume = plan.kvVolume;
+  tc::fillTiling(p, s, w, plan, groups);
   p.batchGroups = s.batch * groups;
   p.pingpong = config.schedule == WgmmaSchedule::Pingpong;
   p.tokens = 1;

@@ -40,6 +40,27 @@ struct Params {
   bool pingpong;  // wgmma kernel, 128-token Q tiles: pingpong schedule (else cooperative)
 };
 
+// The fields the forward and backward parameter blocks (Params, BwdParams) share, from the
+// problem, its window tables and its tile plan.
+template <class P>
+inline void fillTiling(P& p, const GnaShape& s, const WindowTables& w, const TilePlan& plan,
+                       int groups) {
+  p.heads = s.heads; p.kvHeads = s.kvHeads; p.groups = groups; p.rank = s.rank;
+  p.qSeq = plan.qSeq; p.kvSeq = plan.kvSeq;
+  p.scaleLog2 = s.scale * 1.4426950408889634f;
+  p.tileRanges = plan.tileRanges; p.entries = plan.entries;
+  p.qOffsets = plan.qOffsets; p.kvOffsets = plan.kvOffsets;
+  p.windows = reinterpret_cast<const int4*>(w.device);
+  for (int a = 0; a < kMaxRank; a++) {
+    p.extent[a] = w.extent[a]; p.offset[a] = w.offset[a];
+    p.dilation[a] = a < s.rank ? s.dilation[a] : 1;
+    p.qTile[a] = plan.qTile[a]; p.kvTile[a] = plan.kvTile[a];
+    p.qTilesPerDim[a] = plan.qTilesPerDim[a]; p.kvTilesPerDim[a] = plan.kvTilesPerDim[a];
+  }
+  p.qTiles = plan.qTiles;
+  p.kvVolume = plan.kvVolume;
+}
+
 template <typename T> struct Mma;
 template <> struct Mma<__nv_bfloat16> {
   static __device__ inline void run(float* c, const uint32_t* a, uint32_t b0, uint32_t b1) {
@@ -120,6 +141,27 @@ __device__ inline void tileOrigin(int tile, const int* tilesPerDim, const int* s
 
 __device__ inline int unpackCoord(int packed, int a) {
   return (packed >> (kCoordBits * a)) & ((1 << kCoordBits) - 1);
+}
+
+// In-group coordinates of a tile position: the tile's origin plus its packed in-tile offset.
+__device__ inline void tileCoords(const int* origin, int packed, int* u) {
+#pragma unroll
+  for (int a = 0; a < kMaxRank; a++) u[a] = origin[a] + unpackCoord(packed, a);
+}
+
+// One step of a double-buffered chunk walk: starts loading chunk it + 1 (if any) into the other
+// buffer through `load(chunk, buffer)` (cp.async), then waits for chunk it and makes it visible
+// to the whole CTA.
+template <typename Load>
+__device__ inline void awaitChunk(int it, int total, Load&& load) {
+  if (it + 1 < total) {
+    load(it + 1, (it & 1) ^ 1);
+    cpAsyncCommit();
+    cpAsyncWait<1>();
+  } else {
+    cpAsyncWait<0>();
+  }
+  __syncthreads();
 }
 
 // Dilation offsets of folded group `group`, row-major over the dilation (spec §4).
@@ -252,14 +294,7 @@ __global__ void __launch_bounds__(BQ * 2 / MT, MT) forwardKernel(Params p) {
 
   for (int it = 0; it < total; it++) {
     const int buf = it & 1;
-    if (it + 1 < total) {
-      loadChunk(it + 1, buf ^ 1);
-      cpAsyncCommit();
-      cpAsyncWait<1>();
-    } else {
-      cpAsyncWait<0>();
-    }
-    __syncthreads();
+    awaitChunk(it, total, loadChunk);
     if (kQInRegisters && it == 0) {
 #pragma unroll
       for (int kk = 0; kk < (kQInRegisters ? D / 16 : 0); kk++) qFragment(qf[kk], 0, kk);
@@ -314,8 +349,7 @@ __global__ void __launch_bounds__(BQ * 2 / MT, MT) forwardKernel(Params p) {
         for (int j = 0; j < 2; j++) {
           const int packed = sKvOff[base + i * 8 + (lane % 4) * 2 + j];
           int u[kMaxRank];
-#pragma unroll
-          for (int a = 0; a < kMaxRank; a++) u[a] = origin[a] + unpackCoord(packed, a);
+          tileCoords(origin, packed, u);
 #pragma unroll
           for (int mt = 0; mt < MT; mt++) {
 #pragma unroll

@@ -57,22 +57,11 @@ Status launchGnaBackwardTensorCore(const GnaShape& s, const WindowTables& w, con
   tc::BwdParams p{};
   p.q = q; p.k = k; p.v = v; p.dOut = dOut; p.lse = lse; p.delta = delta;
   p.dq = dq; p.dk = dk; p.dv = dv;
-  p.heads = s.heads; p.kvHeads = s.kvHeads; p.groups = groups; p.rank = s.rank;
-  p.qSeq = plan.qSeq; p.kvSeq = plan.kvSeq;
+  tc::fillTiling(p, s, w, plan, groups);
   p.scale = s.scale;
-  p.scaleLog2 = s.scale * 1.4426950408889634f;
-  p.tileRanges = plan.tileRanges; p.entries = plan.entries;
   p.inverseRanges = plan.inverseRanges; p.inverseEntries = plan.inverseEntries;
-  p.qOffsets = plan.qOffsets; p.kvOffsets = plan.kvOffsets;
-  p.windows = reinterpret_cast<const int4*>(w.device);
-  for (int a = 0; a < kMaxRank; a++) {
-    p.extent[a] = w.extent[a]; p.offset[a] = w.offset[a];
-    p.dilation[a] = a < s.rank ? s.dilation[a] : 1;
-    p.qTile[a] = plan.qTile[a]; p.kvTile[a] = plan.kvTile[a];
-    p.qTilesPerDim[a] = plan.qTilesPerDim[a]; p.kvTilesPerDim[a] = plan.kvTilesPerDim[a];
-  }
-  p.qTiles = plan.qTiles; p.kvTiles = plan.kvTiles;
-  p.qVolume = plan.qVolume; p.kvVolume = plan.kvVolume;
+  p.kvTiles = plan.kvTiles;
+  p.qVolume = plan.qVolume;
   const unsigned batchGroups = (unsigned)(s.batch * groups);
   return elem == Elem::BF16 ? tc::launchBackwardBf16(p, batchGroups, s.headDim)
                             : tc::launchBackwardF16(p, batchGroups, s.headDim);

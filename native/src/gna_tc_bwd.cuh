@@ -164,14 +164,7 @@ __global__ void __launch_bounds__(128) backwardQueryKernel(BwdParams p) {
   zero<D / 8>(dq);
   for (int it = 0; it < total; it++) {
     const int buf = it & 1;
-    if (it + 1 < total) {
-      loadChunk(it + 1, buf ^ 1);
-      cpAsyncCommit();
-      cpAsyncWait<1>();
-    } else {
-      cpAsyncWait<0>();
-    }
-    __syncthreads();
+    awaitChunk(it, total, loadChunk);
     const T* cK = sK + buf * kChunk * D;
     const T* cV = sV + buf * kChunk * D;
     float s[NT][4], dp[NT][4];
@@ -191,8 +184,7 @@ __global__ void __launch_bounds__(128) backwardQueryKernel(BwdParams p) {
         int u[kMaxRank];
         if (entry < 0) {
           const int packed = sKvOff[base + i * 8 + (lane % 4) * 2 + j];
-#pragma unroll
-          for (int a = 0; a < kMaxRank; a++) u[a] = origin[a] + unpackCoord(packed, a);
+          tileCoords(origin, packed, u);
         }
 #pragma unroll
         for (int rr = 0; rr < 2; rr++) {
@@ -283,8 +275,7 @@ __global__ void __launch_bounds__(128) backwardKeyKernel(BwdParams p) {
 #pragma unroll
     for (int rr = 0; rr < 2; rr++) {
       const int packed = p.kvOffsets[slice * kBwdRows + rowBase + lane / 4 + rr * 8];
-#pragma unroll
-      for (int a = 0; a < kMaxRank; a++) u[rr][a] = origin[a] + unpackCoord(packed, a);
+      tileCoords(origin, packed, u[rr]);
     }
   }
 
@@ -293,14 +284,7 @@ __global__ void __launch_bounds__(128) backwardKeyKernel(BwdParams p) {
   zero<D / 8>(dv);
   for (int it = 0; it < total; it++) {
     const int buf = it & 1;
-    if (it + 1 < total) {
-      loadChunk(it + 1, buf ^ 1);
-      cpAsyncCommit();
-      cpAsyncWait<1>();
-    } else {
-      cpAsyncWait<0>();
-    }
-    __syncthreads();
+    awaitChunk(it, total, loadChunk);
     const T* cQ = sQ + buf * QC * D;
     const T* cDo = sDo + buf * QC * D;
     const float* cLse2 = sLse2 + buf * QC;

@@ -87,14 +87,7 @@ __global__ void __launch_bounds__(BQ * 2) forwardTf32Kernel(Params p) {
 
   for (int it = 0; it < total; it++) {
     const int buf = it & 1;
-    if (it + 1 < total) {
-      loadChunk(it + 1, buf ^ 1);
-      cpAsyncCommit();
-      cpAsyncWait<1>();
-    } else {
-      cpAsyncWait<0>();
-    }
-    __syncthreads();
+    awaitChunk(it, total, loadChunk);
     const float* cK = sK + buf * kChunk * LD;
     const float* cV = sV + buf * kChunk * LD;
     const float* qRow0 = sQ + (rowBase + gr) * LD;
@@ -129,8 +122,7 @@ __global__ void __launch_bounds__(BQ * 2) forwardTf32Kernel(Params p) {
         for (int j = 0; j < 2; j++) {
           const int packed = sKvOff[base + i * 8 + tq * 2 + j];
           int u[kMaxRank];
-#pragma unroll
-          for (int a = 0; a < kMaxRank; a++) u[a] = origin[a] + unpackCoord(packed, a);
+          tileCoords(origin, packed, u);
 #pragma unroll
           for (int rr = 0; rr < 2; rr++) {
             if (!inWindows(u, sWin + (rowBase + gr + rr * 8) * kMaxRank, p.rank)) {

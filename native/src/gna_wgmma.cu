@@ -293,8 +293,7 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
         for (int j = 0; j < 2; j++) {
           const int packed = sKvOff[keyBase + i * 8 + (lane % 4) * 2 + j];
           int u[kMaxRank];
-#pragma unroll
-          for (int a = 0; a < kMaxRank; a++) u[a] = origin[a] + unpackCoord(packed, a);
+          tileCoords(origin, packed, u);
 #pragma unroll
           for (int rr = 0; rr < 2; rr++) {
             if (!inWindows(u, sWin + (rowBase + lane / 4 + rr * 8) * kMaxRank, p.rank)) {
