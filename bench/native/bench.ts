@@ -2,8 +2,9 @@
  * The native CUDA path on the GPU: token permute bandwidth against a plain device copy, and the
  * tensor-core GNA forward on the paper's problems (kernel time, the Q/K/V permute-and-cast time,
  * effective TFLOP/s, FLOP-wise and simulated bounds), with the mma.sync kernel (32 and 16 rows
- * per warp) and the Hopper wgmma kernel (sm_90 only) side by side, and the tensor-core backward
- * (permutes included). Peers (cuDNN SDPA, FlexAttention) come from
+ * per warp) and the Hopper wgmma kernel (sm_90 only; both schedules, persistent or not) side by
+ * side, the layer as gna() runs it (casts included), and the tensor-core backward (permutes
+ * included). Peers (cuDNN SDPA, FlexAttention) come from
  * bench/native/torch_anchors.py in the same device call. Prints a table and one JSON line.
  *   npm run bench:native [-- --quick] [-- --precision=float16] [-- --reps=N] [-- --cases=a,b]
  */
@@ -12,8 +13,8 @@ import { gnaFlops } from '../../src/flops';
 import { GnaProblem } from '../../src/params';
 import { simulate } from '../../src/simulator';
 import { NativeAddon, nativeAvailability } from '../../kernels/native/addon';
-import { CudaPrecision, Scratch, TC_KERNEL_CODES, WGMMA_SCHEDULE_CODES, allocPermuted,
-         gnaBackwardOnDevice, gnaForwardOnDevice, permuteOperands, shapeDesc,
+import { CudaPrecision, Scratch, TC_KERNEL_CODES, WGMMA_SCHEDULE_CODES, WgmmaSchedule,
+         allocPermuted, gnaBackwardOnDevice, gnaForwardOnDevice, permuteOperands, shapeDesc,
          tiledForward } from '../../kernels/native/gna_launch';
 import { PlanCache } from '../../kernels/native/gna_plan';
 import { printJson, printTable, Row } from '../common/table';
@@ -24,12 +25,19 @@ interface Case {
   window: number[];
   stride: number[];
   heads: number;
+  /** Fixed tile shapes {qTile, kvTile}; the chooser's when absent. */
+  tiles?: number[][];
 }
 
 const DIM = 128;
 const CASES: Case[] = [
   { name: 'flux4k_gna', shape: [256, 256], window: [80, 80], stride: [16, 16], heads: 24 },
   { name: 'flux4k_na', shape: [256, 256], window: [80, 80], stride: [1, 1], heads: 24 },
+  // NA with 128-token Q tiles (KV tiles of 128 and 64 tokens) instead of the chooser's 64/64.
+  { name: 'flux4k_na_t128', shape: [256, 256], window: [80, 80], stride: [1, 1], heads: 24,
+    tiles: [[8, 16], [8, 16]] },
+  { name: 'flux4k_na_q128', shape: [256, 256], window: [80, 80], stride: [1, 1], heads: 24,
+    tiles: [[8, 16], [8, 8]] },
   { name: 'hunyuan_gna', shape: [30, 48, 80], window: [18, 24, 24], stride: [16, 8, 8], heads: 24 },
   { name: 'cosmos_gna', shape: [16, 44, 80], window: [16, 32, 48], stride: [1, 8, 16], heads: 32 },
   { name: 'flux1k_gna', shape: [64, 64], window: [32, 32], stride: [8, 8], heads: 24 },
@@ -42,6 +50,25 @@ const precision = (args.find((a) => a.startsWith('--precision='))?.split('=')[1]
 const reps = Number(args.find((a) => a.startsWith('--reps='))?.split('=')[1] ?? (quick ? 3 : 10));
 
 const product = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
+
+/**
+ * Medians of `reps` CUDA-event timings of each of `fns`, taken in rounds (each round times every
+ * function once, after one warm-up run of each), so that a drift of the GPU's clock over the
+ * measurement does not favour whichever runs first.
+ */
+function timeInterleavedMs(addon: NativeAddon, fns: Array<() => void>): number[] {
+  fns.forEach((fn) => fn());
+  addon.synchronize();
+  const times = fns.map(() => [] as number[]);
+  for (let i = 0; i < reps; i++) {
+    fns.forEach((fn, j) => {
+      const t = addon.timerStart();
+      fn();
+      times[j].push(addon.timerStop(t));
+    });
+  }
+  return times.map((ts) => ts.sort((a, b) => a - b)[Math.floor(ts.length / 2)]);
+}
 
 /** Median of `reps` CUDA-event timings of `fn` after one warm-up run. */
 function timeMs(addon: NativeAddon, fn: () => void): number {
@@ -85,7 +112,8 @@ function runCase(addon: NativeAddon, plans: PlanCache, c: Case, copyTBps: number
   const problem: GnaProblem = normalizeGnaProblem(info, info, info,
     { windowSize: c.window, stride: c.stride });
   const t0 = Date.now();
-  const tiled = tiledForward(addon, plans, problem, { precision });
+  const tileShapes = c.tiles && { qTile: c.tiles[0], kvTile: c.tiles[1] };
+  const tiled = tiledForward(addon, plans, problem, { precision, tileShapes });
   if (tiled === undefined) throw new Error(`${c.name}: no tensor-core kernel for ${precision}`);
   const planMs = Date.now() - t0;
   const { qTile, kvTile } = tiled.plan.shapes!;
@@ -97,34 +125,45 @@ function runCase(addon: NativeAddon, plans: PlanCache, c: Case, copyTBps: number
     const v = randomBuffer(scratch, addon, count);
     const out = scratch.alloc(count * 4);
     const lse = scratch.alloc((count / DIM) * 4);
-    const p = allocPermuted(scratch, problem, tiled);
-    const permuteMs = timeMs(addon, () => permuteOperands(addon, problem, tiled, q, k, v, p));
-    const kernel = (rows: 16 | 32, code: number, schedule = WGMMA_SCHEDULE_CODES.pingpong,
-                    persistent = false) =>
-      timeMs(addon, () => addon.gnaForwardTiled(tiled.plan.id, shapeDesc(problem), tiled.elem,
-        p.q, p.k, p.v, out, lse, rows, code, schedule, persistent));
-    const kernel16Ms = kernel(16, TC_KERNEL_CODES.mma);
-    const kernelMs = kernel(32, TC_KERNEL_CODES.mma);
-    // The Hopper wgmma kernel where it applies (sm_90, bf16, head dim 128), else NaN: the
-    // default (pingpong, one CTA per item), cooperative (one CTA per item), and persistent
-    // (pingpong); and the default's largest difference from the mma.sync output over the first
-    // 4M values.
+    // Kernel-only timings read all three operands permuted and cast (the mma.sync kernel's
+    // layout); the layer column below is the production path.
+    const permutedQ = { ...tiled, qNatural: false };
+    const p = allocPermuted(scratch, problem, permutedQ);
+    const permuteMs = timeMs(addon, () => permuteOperands(addon, problem, permutedQ, q, k, v, p));
+    const launch = (rows: 16 | 32, code: number, schedule: WgmmaSchedule = 'pingpong',
+                    persistent = false) => () => addon.gnaForwardTiled(tiled.plan.id,
+      shapeDesc(problem), tiled.elem, p.q!, p.k, p.v, out, lse, rows, code,
+      WGMMA_SCHEDULE_CODES[schedule], persistent);
+    const kernel16Ms = timeMs(addon, launch(16, TC_KERNEL_CODES.mma));
+    const kernelMs = timeMs(addon, launch(32, TC_KERNEL_CODES.mma));
+    // The Hopper wgmma kernel where it applies (sm_90, bf16, head dim 128), else NaN: both
+    // schedules, one CTA per item and persistent, timed in interleaved rounds; the default
+    // (per-problem schedule, one CTA per item) and its largest difference from the mma.sync
+    // output over the first 4M values.
     const head = new Float32Array(Math.min(1 << 22, count));
     const tail = new Float32Array(head.length);
     addon.download(out, head);
-    let wgmmaMs = NaN;
-    let wgmmaCoopMs = NaN;
-    let wgmmaPersistentMs = NaN;
+    const wgmma: Record<string, number> = {};
     let wgmmaDiff = NaN;
     try {
-      wgmmaCoopMs = kernel(32, TC_KERNEL_CODES.wgmma, WGMMA_SCHEDULE_CODES.cooperative);
-      wgmmaPersistentMs = kernel(32, TC_KERNEL_CODES.wgmma, WGMMA_SCHEDULE_CODES.pingpong, true);
-      wgmmaMs = kernel(32, TC_KERNEL_CODES.wgmma);
+      const configs = (['pingpong', 'cooperative'] as const).flatMap((schedule) =>
+        [false, true].map((persistent) => [schedule, persistent] as const));
+      const ms = timeInterleavedMs(addon, configs.map(([schedule, persistent]) =>
+        launch(32, TC_KERNEL_CODES.wgmma, schedule, persistent)));
+      configs.forEach(([schedule, persistent], i) => {
+        wgmma[`${schedule}${persistent ? '+persistent' : ''}`] = ms[i];
+      });
+      launch(32, TC_KERNEL_CODES.wgmma, tiled.wgmmaSchedule)();
       addon.download(out, tail);
       wgmmaDiff = head.reduce((m, x, i) => Math.max(m, Math.abs(x - tail[i])), 0);
     } catch (e) {
       if (!/wgmma kernel needs/.test(String(e))) throw e;
     }
+    const wgmmaMs = wgmma[tiled.wgmmaSchedule] ?? NaN;
+    // The layer as gna() runs it: float32 Q/K/V in the original layout to float32 output and
+    // LSE, casts (Q's inside the wgmma kernel where it runs) and kernel, default options.
+    const layerMs = timeMs(addon, () => gnaForwardOnDevice(addon, plans, problem,
+      { precision, tileShapes }, q, k, v, out, lse));
     // The GNATokenPermute op itself (float32 in and out) against the copy ceiling.
     const qGeom = tiled.plan.qGeometry!;
     const seq = product(qGeom.tileShape.map((t, a) => Math.ceil(c.shape[a] / t) * t));
@@ -134,12 +173,12 @@ function runCase(addon: NativeAddon, plans: PlanCache, c: Case, copyTBps: number
     const perm32TBps = (4 * count + 4 * seq * c.heads * DIM) / perm32Ms / 1e9;
     // Backward at this precision (the tensor-core kernels, permutes included) on every case;
     // the exact float32 kernels too on the small case, for comparison.
-    gnaForwardOnDevice(addon, plans, problem, { precision }, q, k, v, out, lse);
+    gnaForwardOnDevice(addon, plans, problem, { precision, tileShapes }, q, k, v, out, lse);
     const [dq, dk, dv] = [0, 1, 2].map(() => scratch.alloc(count * 4));
     const dLse = randomBuffer(scratch, addon, count / DIM);
     const grads = { q, k, v, output: out, lse, dOutput: v, dLse, dq, dk, dv };
     const backwardMs = timeMs(addon, () => gnaBackwardOnDevice(addon, plans, problem,
-      { precision }, grads));
+      { precision, tileShapes }, grads));
     const backwardF32Ms = c.name !== 'flux1k_gna' ? NaN : timeMs(addon, () =>
       gnaBackwardOnDevice(addon, plans, problem, { precision: 'float32' }, grads));
     const sim = simulate({ shape: c.shape, windowSize: c.window, stride: c.stride, qTile, kvTile });
@@ -150,10 +189,15 @@ function runCase(addon: NativeAddon, plans: PlanCache, c: Case, copyTBps: number
       'visits(masked)': `${tiled.plan.visits}(${tiled.plan.maskedVisits})`,
       kernel_ms: kernelMs,
       kernel16_ms: kernel16Ms,
+      schedule: tiled.wgmmaSchedule,
       wgmma_ms: wgmmaMs,
-      wgmma_coop_ms: wgmmaCoopMs,
-      wgmma_persistent_ms: wgmmaPersistentMs,
+      wgmma_pp_ms: wgmma.pingpong ?? NaN,
+      wgmma_coop_ms: wgmma.cooperative ?? NaN,
+      wgmma_pp_persist_ms: wgmma['pingpong+persistent'] ?? NaN,
+      wgmma_coop_persist_ms: wgmma['cooperative+persistent'] ?? NaN,
       TFLOPs_wgmma: flops / wgmmaMs / 1e9,
+      layer_ms: layerMs,
+      TFLOPs_layer: flops / layerMs / 1e9,
       wgmma_vs_mma: wgmmaDiff,
       permute_ms: permuteMs,
       TFLOPs: flops / kernelMs / 1e9,

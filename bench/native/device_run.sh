@@ -33,9 +33,10 @@ if [ "${SANITIZE:-0}" = 1 ]; then
   if [ -z "$cs" ]; then
     echo "compute-sanitizer: not found on this machine"
   else
-    for tool in memcheck racecheck synccheck; do
+    for tool in ${SANITIZE_TOOLS:-memcheck racecheck synccheck}; do
       timeout "${SANITIZE_TIMEOUT:-150}" "$cs" --tool "$tool" --error-exitcode 9 \
-        node dist/bench/native/sanitizer_workload.js > "$out/sanitize_$tool.log" 2>&1
+        node dist/bench/native/sanitizer_workload.js ${SANITIZE_VARIANTS:-} \
+        > "$out/sanitize_$tool.log" 2>&1
       echo "compute-sanitizer $tool exit $?"
       grep -E "ERROR SUMMARY|RACECHECK SUMMARY|workload done|Error" "$out/sanitize_$tool.log" | head -n 8
     done

@@ -43,12 +43,14 @@ const VARIANTS: Array<[string, CudaGnaOptions]> = [
   ['fp16 mma 16 rows', { precision: 'float16', kernel: 'mma', rowsPerWarp: 16 }],
   ['tf32', { precision: 'tf32' }],
   ['bf16 wgmma, 128-token Q tiles, pingpong, persistent', { precision: 'bfloat16',
-    kernel: 'wgmma', persistent: true, tileShapes: { qTile: [8, 16], kvTile: [8, 16] } }],
+    kernel: 'wgmma', wgmmaSchedule: 'pingpong', persistent: true,
+    tileShapes: { qTile: [8, 16], kvTile: [8, 16] } }],
   ['bf16 wgmma, 128-token Q tiles, cooperative, persistent', { precision: 'bfloat16',
     kernel: 'wgmma', wgmmaSchedule: 'cooperative', persistent: true,
     tileShapes: { qTile: [8, 16], kvTile: [8, 16] } }],
   ['bf16 wgmma, 128-token Q tiles, pingpong, one CTA per item', { precision: 'bfloat16',
-    kernel: 'wgmma', persistent: false, tileShapes: { qTile: [8, 16], kvTile: [8, 16] } }],
+    kernel: 'wgmma', wgmmaSchedule: 'pingpong', persistent: false,
+    tileShapes: { qTile: [8, 16], kvTile: [8, 16] } }],
   ['bf16 wgmma, 64-token Q tiles, persistent', { precision: 'bfloat16', kernel: 'wgmma',
     persistent: true, tileShapes: { qTile: [8, 8], kvTile: [8, 8] } }],
 ];
@@ -59,6 +61,8 @@ function main() {
   const addon = a.addon;
   const hopper = a.device.computeCapability === '9.0';
   const plans = new PlanCache(addon);
+  // An optional argument keeps the variants whose label contains it (racecheck is slow).
+  const only = process.argv[2];
   let runs = 0;
   for (const pr of PROBLEMS) {
     const lead = [1, ...pr.grid];
@@ -84,6 +88,7 @@ function main() {
         if (options.kernel === 'wgmma' && (!hopper || pr.dim !== 128 || pr.grid.length !== 2)) {
           continue;
         }
+        if (only !== undefined && !label.includes(only)) continue;
         gnaForwardOnDevice(addon, plans, problem, options, q, k, v, output, lse);
         gnaBackwardOnDevice(addon, plans, problem, options, { q, k, v, output, lse, dOutput, dLse,
           dq, dk, dv });

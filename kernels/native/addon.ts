@@ -87,7 +87,7 @@ export interface NativeAddon {
   gnaForwardTiled(plan: number, shape: ShapeDesc, elem: ElementType, q: BufferHandle,
                   k: BufferHandle, v: BufferHandle, out: BufferHandle, lse: BufferHandle,
                   rowsPerWarp?: 16 | 32, kernel?: number, schedule?: number,
-                  persistent?: boolean): void;
+                  persistent?: boolean, qNatural?: boolean): void;
   gnaBackwardTiled(plan: number, shape: ShapeDesc, elem: 'float16' | 'bfloat16', q: BufferHandle,
                    k: BufferHandle, v: BufferHandle, dOut: BufferHandle, lse: BufferHandle,
                    delta: BufferHandle, dq: BufferHandle, dk: BufferHandle, dv: BufferHandle): void;
@@ -95,6 +95,8 @@ export interface NativeAddon {
                    dLse: BufferHandle, delta: BufferHandle): void;
   tensorCoreSupports(headDim: number, valueDim: number, qVolume: number,
                      kvVolume: number): boolean;
+  /** Whether gnaForwardTiled runs the Hopper wgmma kernel here (and so accepts qNatural). */
+  wgmmaApplies(elem: ElementType, headDim: number, qVolume: number, kvVolume: number): boolean;
   // Generic tensor kernels (native/src/ops_api.cc); op codes as in native/src/ops.h.
   binary(op: number, dtype: 'float32' | 'int32', outShape: number[], aStrides: number[],
          bStrides: number[], a: BufferHandle, b: BufferHandle, y: BufferHandle): void;

@@ -2,9 +2,9 @@
  * GNA on device buffers, shared by the `cuda` backend's kernels and the host-copy kernels of
  * other backends. The tensor-core path permutes Q (with the Q tiling) and K/V (with the KV
  * tiling) into copies of the operand type (bf16/fp16, or float32 for tf32) in one pass each
- * (the cast that float32 tensors need anyway, with the permutation fused in), and runs the tiled
- * kernel, which writes output and LSE straight to the original layout; the float32 path runs on
- * the original layout.
+ * (the cast that float32 tensors need anyway, with the permutation fused in; the Hopper wgmma
+ * kernel reads Q as it is and casts it itself), and runs the tiled kernel, which writes output
+ * and LSE straight to the original layout; the float32 path runs on the original layout.
  */
 import { GnaProblem } from '../../src/params';
 import { BufferHandle, ElementType, NativeAddon, PermuteGeometryDesc, ShapeDesc } from './addon';
@@ -32,8 +32,10 @@ export interface CudaGnaOptions {
   kernel?: TcKernel;
   /**
    * Schedule of the wgmma kernel's two consumer warpgroups with 128-token Q tiles (NATTEN's
-   * `kernel_schedule`): 'pingpong' (default: they take turns issuing matrix products, so one's
-   * softmax hides behind the other's) or 'cooperative'.
+   * `kernel_schedule`): 'cooperative' (default: each issues its matrix products as soon as its
+   * operands are in) or 'pingpong' (they take turns, so one's softmax hides behind the other's
+   * products). Measured within a few percent of each other, in either order depending on the
+   * problem (docs/native-performance.md); cooperative needs no hand-over.
    */
   wgmmaSchedule?: WgmmaSchedule;
   /**
@@ -57,7 +59,8 @@ export const cudaGnaOptions: CudaGnaOptions = { precision: 'bfloat16' };
 
 /**
  * Sets the forward compute precision and/or fixed tile shapes of the native GNA kernels.
- * `tileShapes: undefined` returns to choosing tiles per problem.
+ * `tileShapes: undefined` returns to choosing tiles per problem, `wgmmaSchedule: undefined` to
+ * the default schedule.
  */
 export function setCudaGnaOptions(options: Partial<CudaGnaOptions>) {
   if (options === null || typeof options !== 'object') {
@@ -77,12 +80,13 @@ export function setCudaGnaOptions(options: Partial<CudaGnaOptions>) {
     }
     cudaGnaOptions.kernel = options.kernel;
   }
-  if (options.wgmmaSchedule !== undefined) {
-    if (!(options.wgmmaSchedule in WGMMA_SCHEDULE_CODES)) {
-      throw new Error(`setCudaGnaOptions: wgmmaSchedule=${String(options.wgmmaSchedule)} must be ` +
+  if ('wgmmaSchedule' in options) {  // undefined: the default again
+    const s = options.wgmmaSchedule;
+    if (s !== undefined && !(s in WGMMA_SCHEDULE_CODES)) {
+      throw new Error(`setCudaGnaOptions: wgmmaSchedule=${String(s)} must be ` +
         `'pingpong' or 'cooperative'`);
     }
-    cudaGnaOptions.wgmmaSchedule = options.wgmmaSchedule;
+    cudaGnaOptions.wgmmaSchedule = s;
   }
   if (options.persistent !== undefined) {
     if (typeof options.persistent !== 'boolean') {
@@ -143,6 +147,8 @@ export interface TiledForward {
   kernel: TcKernel;
   wgmmaSchedule: WgmmaSchedule;
   persistent: boolean;
+  /** The wgmma kernel runs and reads Q in the original float32 layout (Q's cast fused in it). */
+  qNatural: boolean;
 }
 
 /**
@@ -165,14 +171,18 @@ export function tiledForward(addon: NativeAddon, plans: PlanCache, problem: GnaP
     product(shapes.kvTile))) {
     return undefined;
   }
-  return { plan: plans.get(problem, shapes), elem, rowsPerWarp: options.rowsPerWarp ?? 32,
-    kernel: options.kernel ?? 'auto', wgmmaSchedule: options.wgmmaSchedule ?? 'pingpong',
-    persistent: options.persistent ?? false };
+  const plan = plans.get(problem, shapes);
+  const kernel = options.kernel ?? 'auto';
+  const qNatural = kernel !== 'mma' && addon.wgmmaApplies(elem, problem.headDim,
+    product(shapes.qTile), product(shapes.kvTile));
+  return { plan, elem, rowsPerWarp: options.rowsPerWarp ?? 32, kernel,
+    wgmmaSchedule: options.wgmmaSchedule ?? 'cooperative',
+    persistent: options.persistent ?? false, qNatural };
 }
 
-/** Buffers of the permuted operands of one tiled forward. */
+/** Buffers of the permuted operands of one tiled forward (no Q where the kernel reads it as is). */
 export interface PermutedOperands {
-  q: BufferHandle;
+  q?: BufferHandle;
   k: BufferHandle;
   v: BufferHandle;
 }
@@ -183,7 +193,7 @@ export function allocPermuted(scratch: Scratch, problem: GnaProblem,
   const { qRows, kvRows } = permutedRows(problem, t);
   const bytes = t.elem === 'float32' ? 4 : 2;
   return {
-    q: scratch.alloc(qRows * heads * headDim * bytes),
+    q: t.qNatural ? undefined : scratch.alloc(qRows * heads * headDim * bytes),
     k: scratch.alloc(kvRows * kvHeads * headDim * bytes),
     v: scratch.alloc(kvRows * kvHeads * valueDim * bytes),
   };
@@ -207,7 +217,9 @@ export function permuteOperands(addon: NativeAddon, problem: GnaProblem, t: Tile
                                 q: BufferHandle, k: BufferHandle, v: BufferHandle,
                                 p: PermutedOperands) {
   const { batch, heads, kvHeads, headDim, valueDim } = problem;
-  addon.tokenPermute(t.plan.qGeometry!, batch, heads * headDim, q, p.q, t.elem);
+  if (p.q !== undefined) {
+    addon.tokenPermute(t.plan.qGeometry!, batch, heads * headDim, q, p.q, t.elem);
+  }
   addon.tokenPermute(t.plan.kvGeometry!, batch, kvHeads * headDim, k, p.k, t.elem);
   addon.tokenPermute(t.plan.kvGeometry!, batch, kvHeads * valueDim, v, p.v, t.elem);
 }
@@ -225,9 +237,9 @@ export function gnaForwardOnDevice(addon: NativeAddon, plans: PlanCache, problem
   try {
     const p = allocPermuted(scratch, problem, tiled);
     permuteOperands(addon, problem, tiled, q, k, v, p);
-    addon.gnaForwardTiled(tiled.plan.id, shapeDesc(problem), tiled.elem, p.q, p.k, p.v, out, lse,
-      tiled.rowsPerWarp, TC_KERNEL_CODES[tiled.kernel], WGMMA_SCHEDULE_CODES[tiled.wgmmaSchedule],
-      tiled.persistent);
+    addon.gnaForwardTiled(tiled.plan.id, shapeDesc(problem), tiled.elem, p.q ?? q, p.k, p.v, out,
+      lse, tiled.rowsPerWarp, TC_KERNEL_CODES[tiled.kernel],
+      WGMMA_SCHEDULE_CODES[tiled.wgmmaSchedule], tiled.persistent, tiled.qNatural);
   } finally {
     scratch.free();
   }

@@ -667,29 +667,53 @@ Napi::Value GnaBackwardF32(const Napi::CallbackInfo& info) {
 }
 
 // gnaForwardTiled(plan, shape, elem, qP, kP, vP, out, lse[, rowsPerWarp[, kernel[, schedule[,
-// persistent]]]]): q/k/v in the permuted layout (Q with the plan's Q tiling, K/V with its KV
-// tiling), float32 output and LSE in the original layout; kernel 0 auto, 1 mma.sync, 2 wgmma
-// (TcKernel); wgmma schedule 0 pingpong, 1 cooperative (WgmmaSchedule); persistent (default
-// false).
-Napi::Value GnaForwardTiled(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
+// persistent[, qNatural]]]]]): q/k/v in the permuted layout (Q with the plan's Q tiling, K/V with
+// its KV tiling), float32 output and LSE in the original layout; kernel 0 auto, 1 mma.sync, 2 wgmma
+// (TcKernel); wgmma schedule 0 pingpong, 1 cooperative (WgmmaSchedule; the default); persistent
+// (default false); qNatural (default false, wgmma only): q is float32 in the original layout.
+// Arguments 0-2 (plan, shape, elem) and 4-5 (k, v) of gnaForwardTiled and gnaBackwardTiled: a
+// plan with tile tables, and K/V in its KV-tiled permuted layout.
+struct TiledCall {
+  Plan& plan;
+  GnaShape s;
+  Elem e;
+  size_t es;             // bytes per operand element
+  double qRows, kvRows;  // rows of the Q- and KV-tiled permuted layouts
+  const void* k;
+  const void* v;
+};
+
+TiledCall tiledCall(Napi::Env env, const Napi::CallbackInfo& info) {
   Plan& p = planOf(env, info[0]);
   if (!p.tiled) throw Napi::Error::New(env, "cuda backend: plan has no tile tables");
-  GnaShape s = shapeOf(env, info[1], p);
-  Elem e = elemOf(env, info[2]);
+  const GnaShape s = shapeOf(env, info[1], p);
+  const Elem e = elemOf(env, info[2]);
   const double bg = (double)s.batch * p.qGeometry.groups;
-  const double qRows = bg * p.tiles.qSeq, kvRows = bg * p.tiles.kvSeq;
+  const double kvRows = bg * p.tiles.kvSeq;
   const size_t es = elemSize(e);
-  const void* q = need(env, info[3], "q", qRows * s.heads * s.headDim * es);
   const void* k = need(env, info[4], "k", kvRows * s.kvHeads * s.headDim * es);
   const void* v = need(env, info[5], "v", kvRows * s.kvHeads * s.valueDim * es);
-  const double rows = s.batch * tokensOf(p);
+  return {p, s, e, es, bg * p.tiles.qSeq, kvRows, k, v};
+}
+
+Napi::Value GnaForwardTiled(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const TiledCall c = tiledCall(env, info);
+  const GnaShape& s = c.s;
+  WgmmaConfig wgmma;
+  if (!info[12].IsUndefined()) {
+    if (!info[12].IsBoolean()) throw Napi::TypeError::New(env, "qNatural must be a boolean");
+    wgmma.qNatural = info[12].As<Napi::Boolean>().Value();
+  }
+  const double rows = s.batch * tokensOf(c.plan);
+  // q: float32 in the original layout (qNatural), else permuted like k and v.
+  const void* q = need(env, info[3], "q", wgmma.qNatural ? rows * s.heads * s.headDim * 4
+                                                        : c.qRows * s.heads * s.headDim * c.es);
   auto out = static_cast<float*>(need(env, info[6], "output", rows * s.heads * s.valueDim * 4));
   auto lse = static_cast<float*>(need(env, info[7], "lse", rows * s.heads * 4));
   const int rowsPerWarp = info[8].IsUndefined() ? 32 : intOf(env, info[8], "rowsPerWarp", 16, 32);
   const auto kernel = static_cast<TcKernel>(
       info[9].IsUndefined() ? 0 : intOf(env, info[9], "kernel", 0, 2));
-  WgmmaConfig wgmma;
   if (!info[10].IsUndefined()) {
     wgmma.schedule = static_cast<WgmmaSchedule>(intOf(env, info[10], "schedule", 0, 1));
   }
@@ -697,8 +721,8 @@ Napi::Value GnaForwardTiled(const Napi::CallbackInfo& info) {
     if (!info[11].IsBoolean()) throw Napi::TypeError::New(env, "persistent must be a boolean");
     wgmma.persistent = info[11].As<Napi::Boolean>().Value();
   }
-  check(env, launchGnaForwardTensorCore(s, p.windows, p.tiles, e, rowsPerWarp, kernel, wgmma, q,
-                                        k, v, out, lse));
+  check(env, launchGnaForwardTensorCore(s, c.plan.windows, c.plan.tiles, c.e, rowsPerWarp, kernel,
+                                        wgmma, q, c.k, c.v, out, lse));
   return env.Undefined();
 }
 
@@ -706,25 +730,22 @@ Napi::Value GnaForwardTiled(const Napi::CallbackInfo& info) {
 // forward's permuted layouts, float16/bfloat16 operands, float32 LSE, delta and gradients.
 Napi::Value GnaBackwardTiled(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Plan& p = planOf(env, info[0]);
-  if (!p.tiled) throw Napi::Error::New(env, "cuda backend: plan has no tile tables");
-  GnaShape s = shapeOf(env, info[1], p);
-  Elem e = elemOf(env, info[2]);
-  if (e == Elem::F32) throw Napi::TypeError::New(env, "gnaBackwardTiled: elem must be half");
-  const double bg = (double)s.batch * p.qGeometry.groups;
-  const double qRows = bg * p.tiles.qSeq, kvRows = bg * p.tiles.kvSeq;
-  const size_t es = elemSize(e);
+  if (elemOf(env, info[2]) == Elem::F32) {
+    throw Napi::TypeError::New(env, "gnaBackwardTiled: elem must be half");
+  }
+  const TiledCall c = tiledCall(env, info);
+  const GnaShape& s = c.s;
+  const double qRows = c.qRows, kvRows = c.kvRows;
+  const size_t es = c.es;
   const void* q = need(env, info[3], "q", qRows * s.heads * s.headDim * es);
-  const void* k = need(env, info[4], "k", kvRows * s.kvHeads * s.headDim * es);
-  const void* v = need(env, info[5], "v", kvRows * s.kvHeads * s.valueDim * es);
   const void* dOut = need(env, info[6], "dOutput", qRows * s.heads * s.valueDim * es);
   auto lse = static_cast<const float*>(need(env, info[7], "lse", qRows * s.heads * 4));
   auto delta = static_cast<const float*>(need(env, info[8], "delta", qRows * s.heads * 4));
   auto dq = static_cast<float*>(need(env, info[9], "dq", qRows * s.heads * s.headDim * 4));
   auto dk = static_cast<float*>(need(env, info[10], "dk", kvRows * s.kvHeads * s.headDim * 4));
   auto dv = static_cast<float*>(need(env, info[11], "dv", kvRows * s.kvHeads * s.valueDim * 4));
-  check(env, launchGnaBackwardTensorCore(s, p.windows, p.tiles, e, q, k, v, dOut, lse, delta, dq,
-                                         dk, dv));
+  check(env, launchGnaBackwardTensorCore(s, c.plan.windows, c.plan.tiles, c.e, q, c.k, c.v, dOut,
+                                         lse, delta, dq, dk, dv));
   return env.Undefined();
 }
 
@@ -740,6 +761,15 @@ Napi::Value GnaBackwardDelta(const Napi::CallbackInfo& info) {
   auto delta = static_cast<float*>(need(env, info[5], "delta", (double)rows * 4));
   check(env, launchGnaBackwardDelta(rows, dim, out, dOut, dLse, delta));
   return env.Undefined();
+}
+
+// wgmmaApplies(elem, headDim, qVolume, kvVolume): whether gnaForwardTiled would run the Hopper
+// kernel (and so accept qNatural) for these operands on this device.
+Napi::Value WgmmaApplies(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const Elem e = elemOf(env, info[0]);
+  auto n = [&](int i) { return info[i].IsNumber() ? info[i].As<Napi::Number>().Int32Value() : 0; };
+  return Napi::Boolean::New(env, wgmmaApplies(e, n(1), n(2), n(3)));
 }
 
 Napi::Value TensorCoreSupports(const Napi::CallbackInfo& info) {
@@ -770,6 +800,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("gnaBackwardTiled", Napi::Function::New(env, GnaBackwardTiled));
   exports.Set("gnaBackwardDelta", Napi::Function::New(env, GnaBackwardDelta));
   exports.Set("tensorCoreSupports", Napi::Function::New(env, TensorCoreSupports));
+  exports.Set("wgmmaApplies", Napi::Function::New(env, WgmmaApplies));
   registerOps(env, exports);
   return exports;
 }

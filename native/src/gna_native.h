@@ -92,9 +92,12 @@ enum class TcKernel : int { Auto = 0, Mma = 1, Wgmma = 2 };
 // freely.
 enum class WgmmaSchedule : int { Pingpong = 0, Cooperative = 1 };
 struct WgmmaConfig {
-  WgmmaSchedule schedule = WgmmaSchedule::Pingpong;
+  WgmmaSchedule schedule = WgmmaSchedule::Cooperative;
   bool persistent = false;  // CTAs resident at once, looping over (Q tile, head, batch) items
+  bool qNatural = false;    // q is float32 in the original layout, cast and tiled by the kernel
 };
+// Whether the wgmma kernel serves this element type, head dim and tile volumes on this device.
+bool wgmmaApplies(Elem elem, int headDim, int qVolume, int kvVolume);
 
 // Elem::F16/BF16 inputs run mma m16n8k16; Elem::F32 inputs run the tf32 kernel (m16n8k8).
 // rowsPerWarp: 16 (one m16 tile per warp, Q fragments in registers) or 32 (two, sharing each K/V

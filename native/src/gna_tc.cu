@@ -6,6 +6,10 @@
 
 namespace gna {
 
+bool wgmmaApplies(Elem elem, int headDim, int qVolume, int kvVolume) {
+  return tc::wgmmaSupports(elem, headDim, qVolume, kvVolume) && tc::wgmmaAvailable();
+}
+
 bool tensorCoreSupports(int headDim, int valueDim, int qVolume, int kvVolume) {
   return headDim == valueDim && (headDim == 32 || headDim == 64 || headDim == 128) &&
          (qVolume == 64 || qVolume == 128) && kvVolume % tc::kChunk == 0 && kvVolume <= 1024;
@@ -37,13 +41,17 @@ Status launchGnaForwardTensorCore(const GnaShape& s, const WindowTables& w, cons
     p.spatial[a] = a < s.rank ? s.spatial[a] : 1;
     p.tokens *= p.spatial[a];
   }
+  p.qNatural = config.qNatural;
   dim3 grid((unsigned)plan.qTiles, (unsigned)s.heads, (unsigned)(s.batch * groups));
-  const bool wgmma = tc::wgmmaSupports(elem, s.headDim, plan.qVolume, plan.kvVolume) &&
-                     tc::wgmmaAvailable();
+  const bool wgmma = wgmmaApplies(elem, s.headDim, plan.qVolume, plan.kvVolume);
   if (kernel == TcKernel::Wgmma && !wgmma) {
     return Status::Fail("GNA tensor-core forward: the wgmma kernel needs an sm_90 device, bfloat16, "
-                        "head dim 128, 64- or 128-token Q tiles and KV tiles of a multiple of 64 "
-                        "tokens");
+                        "head dim 128, 64- or 128-token Q tiles and KV tiles of 64 to 512 tokens "
+                        "in steps of 64");
+  }
+  if (config.qNatural && (!wgmma || kernel == TcKernel::Mma)) {
+    return Status::Fail("GNA tensor-core forward: q in the original layout (qNatural) needs the "
+                        "wgmma kernel");
   }
   if (wgmma && kernel != TcKernel::Mma) {
     return tc::launchWgmmaBf16(p, plan.qVolume, config.persistent);

@@ -38,6 +38,7 @@ struct Params {
   int qTiles, kvVolume;
   int batchGroups;  // batch x dilation groups
   bool pingpong;  // wgmma kernel, 128-token Q tiles: pingpong schedule (else cooperative)
+  bool qNatural;  // wgmma kernel: q is float32 in the original layout (else permuted, T)
 };
 
 // The fields the forward and backward parameter blocks (Params, BwdParams) share, from the
@@ -128,6 +129,12 @@ __device__ inline void loadTile(T* dst, const T* src, long long stride, int rows
   }
 }
 
+// Zeroes N m16n8 accumulator fragments.
+template <int N> __device__ inline void zero(float (*x)[4]) {
+#pragma unroll
+  for (int i = 0; i < N; i++) x[i][0] = x[i][1] = x[i][2] = x[i][3] = 0.f;
+}
+
 // In-group coordinates of tile `tile` (row-major over tilesPerDim) times the tile shape.
 __device__ inline void tileOrigin(int tile, const int* tilesPerDim, const int* shape, int rank,
                                   int* origin) {
@@ -213,13 +220,47 @@ __device__ inline long long naturalRow(const Params& p, int bg, int tile, int r,
 }
 
 // Whether in-group key coordinates `u` fall in the windows `w` (kMaxRank entries) on every axis.
-__device__ inline bool inWindows(const int* u, const int2* w, int rank) {
+__host__ __device__ inline bool inWindows(const int* u, const int2* w, int rank) {
   bool see = true;
 #pragma unroll
   for (int a = 0; a < kMaxRank; a++) {
     if (a < rank) see = see && (unsigned)(u[a] - w[a].x) < (unsigned)w[a].y;
   }
   return see;
+}
+
+// One query row's window relative to one KV tile, for the guard-bit test `sees`: the packed
+// in-tile coordinates (kCoordBits per axis) of the first (lo) and last (hi) visible key per axis.
+// Valid for tile extents up to kGuardBit (coordinates below it, so each field's top bit is free).
+struct TileWindow {
+  uint32_t lo, hi;
+};
+constexpr int kGuardBit = 1 << (kCoordBits - 1);
+constexpr uint32_t kGuards =
+    (uint32_t)kGuardBit * (1u | (1u << kCoordBits) | (1u << 2 * kCoordBits));
+
+// The row's windows `w` (kMaxRank {start, length} entries, in-group coordinates) clipped to the KV
+// tile at `origin` with extents `shape`; an axis with nothing visible gets lo = kGuardBit > hi.
+__host__ __device__ inline TileWindow tileWindow(const int2* w, const int* origin, const int* shape,
+                                                 int rank) {
+  TileWindow t{0u, 0u};
+#pragma unroll
+  for (int a = 0; a < kMaxRank; a++) {
+    if (a >= rank) continue;  // fields stay 0: the key's coordinate 0 passes
+    const int first = w[a].x - origin[a];
+    const int lo = first > 0 ? first : 0;
+    const int hi = (first + w[a].y < shape[a] ? first + w[a].y : shape[a]) - 1;
+    t.lo |= (uint32_t)(hi < lo ? kGuardBit : lo) << (kCoordBits * a);
+    t.hi |= (uint32_t)(hi < lo ? 0 : hi) << (kCoordBits * a);
+  }
+  return t;
+}
+
+// Whether the key at packed in-tile coordinates `key` lies in the window on every axis, all axes
+// at once: per field, (key | guard) - lo keeps the guard bit iff key >= lo, and (hi | guard) - key
+// keeps it iff key <= hi; neither subtraction borrows across fields.
+__host__ __device__ inline bool sees(TileWindow t, uint32_t key) {
+  return (((key | kGuards) - t.lo) & ((t.hi | kGuards) - key) & kGuards) == kGuards;
 }
 
 // MT m16 row tiles per warp: with MT = 2 each K/V fragment read from shared memory feeds two
@@ -277,9 +318,7 @@ __global__ void __launch_bounds__(BQ * 2 / MT, MT) forwardKernel(Params p) {
 
   float o[MT][DT][4];
 #pragma unroll
-  for (int mt = 0; mt < MT; mt++)
-#pragma unroll
-    for (int i = 0; i < DT; i++) o[mt][i][0] = o[mt][i][1] = o[mt][i][2] = o[mt][i][3] = 0.f;
+  for (int mt = 0; mt < MT; mt++) zero<DT>(o[mt]);
   float rowMax[MT][2], rowSum[MT][2];
 #pragma unroll
   for (int mt = 0; mt < MT; mt++) {
@@ -304,9 +343,7 @@ __global__ void __launch_bounds__(BQ * 2 / MT, MT) forwardKernel(Params p) {
 
     float s[MT][NT][4];
 #pragma unroll
-    for (int mt = 0; mt < MT; mt++)
-#pragma unroll
-      for (int i = 0; i < NT; i++) s[mt][i][0] = s[mt][i][1] = s[mt][i][2] = s[mt][i][3] = 0.f;
+    for (int mt = 0; mt < MT; mt++) zero<NT>(s[mt]);
 #pragma unroll
     for (int kk = 0; kk < D / 16; kk++) {
       uint32_t a[MT][4];

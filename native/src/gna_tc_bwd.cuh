@@ -84,11 +84,6 @@ __device__ inline void mmaFragsByTile(float (*acc)[4], const float (*x)[4], cons
   }
 }
 
-template <int N> __device__ inline void zero(float (*x)[4]) {
-#pragma unroll
-  for (int i = 0; i < N; i++) x[i][0] = x[i][1] = x[i][2] = x[i][3] = 0.f;
-}
-
 // Writes one warp's 16 x D float32 accumulator rows, times `scale`, to rows `row0 + r` (global
 // row stride `stride` floats).
 template <int D>

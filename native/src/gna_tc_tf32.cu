@@ -81,8 +81,7 @@ __global__ void __launch_bounds__(BQ * 2) forwardTf32Kernel(Params p) {
   }
 
   float o[DT][4];
-#pragma unroll
-  for (int i = 0; i < DT; i++) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.f;
+  zero<DT>(o);
   float rowMax[2] = {-INFINITY, -INFINITY}, rowSum[2] = {0.f, 0.f};
 
   for (int it = 0; it < total; it++) {
@@ -94,8 +93,7 @@ __global__ void __launch_bounds__(BQ * 2) forwardTf32Kernel(Params p) {
     const float* qRow1 = qRow0 + 8 * LD;
 
     float s[NT][4];
-#pragma unroll
-    for (int i = 0; i < NT; i++) s[i][0] = s[i][1] = s[i][2] = s[i][3] = 0.f;
+    zero<NT>(s);
 #pragma unroll 4
     for (int kk = 0; kk < D / 8; kk++) {
       const uint32_t a[4] = {toTf32(qRow0[kk * 8 + tq]), toTf32(qRow1[kk * 8 + tq]),

@@ -6,11 +6,13 @@
 // - one producer thread streams K/V chunks into a two-stage ring with TMA (128B-swizzled boxes,
 //   full/empty mbarriers per stage), its warpgroup giving its registers to the consumers;
 // - BQ / 64 consumer warpgroups of 64 query rows each: S = Q K^T is an SS wgmma (both operands
-//   K-major in shared memory, read through matrix descriptors), O += P V an RS wgmma (P converted
+//   K-major in shared memory, read through matrix descriptors; with 64-key chunks an RS wgmma with
+//   Q held in registers), O += P V an RS wgmma (P converted
 //   in registers from the S accumulators, whose fragment layout is mma.sync's; V MN-major). Each
-//   step issues S(it) and P(it-1) V(it-1) back to back and runs the softmax of chunk it while the
-//   P V wgmma still executes (intra-warpgroup overlap).
-// Masking (partial tiles only) and the online softmax follow gna_tc.cuh.
+//   step issues S(it), rescales O while it runs, issues P(it-1) V(it-1) and runs the softmax of
+//   chunk it while the P V wgmma still executes (intra-warpgroup overlap).
+// Partial tiles are masked with the guard-bit window test (gna_tc.cuh: tileWindow, sees); the
+// online softmax is gna_tc.cuh's, with the scale folded into the exponent's FMA.
 #include "gna_wgmma.h"
 #include <cuda.h>
 #include <cudaTypedefs.h>
@@ -49,13 +51,14 @@ template <int BQ> __host__ __device__ constexpr int consumerRegisters() { return
 #define GNA_REGS32 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}"
 #define GNA_REGS64 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}"
 
-// D[64x64] (+)= A[64x16] * B[16x64], A and B K-major in shared memory (descriptors).
-__device__ inline void wgmmaSS64(float* d, uint64_t a, uint64_t b, int accumulate) {
+// D[64x64] (+)= A[64x16] * B[16x64], A in registers (bf16 pairs), B K-major in shared memory.
+__device__ inline void wgmmaRS64(float* d, const uint32_t* a, uint64_t b, int accumulate) {
   asm volatile(
-      "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
-      "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 " GNA_REGS32 ", %32, %33, p, 1, 1, 0, 0;\n}\n"
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 " GNA_REGS32 ", "
+      "{%32, %33, %34, %35}, %36, p, 1, 1, 0;\n}\n"
       : GNA_ACC32(d)
-      : "l"(a), "l"(b), "r"(accumulate));
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(accumulate));
 }
 
 // D[64x128] (+)= A[64x16] * B[16x128], A and B K-major in shared memory (descriptors).
@@ -102,6 +105,14 @@ __device__ inline void fenceProxyAsync() {
   asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
 }
 
+// 2^x with results below 2^-126 flushed to zero (softmax weights that small vanish in the sum
+// anyway): one MUFU instruction, without the denormal fix-up of exp2f.
+__device__ inline float exp2Ftz(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+  return y;
+}
+
 // Shared-memory matrix descriptor, 128-byte swizzle. lbo/sbo in bytes.
 __device__ inline uint64_t descriptor(uint32_t addr, uint32_t lbo, uint32_t sbo) {
   return (uint64_t)((addr & 0x3FFFF) >> 4) | ((uint64_t)(lbo >> 4) << 16) |
@@ -120,6 +131,29 @@ __device__ inline void loadSw128(unsigned char* dst, const __nv_bfloat16* src, l
   for (int i = threadIdx.x; i < ROWS * 16; i += THREADS) {
     const int r = i >> 4, c = i & 15;
     cpAsync16(dst + sw128<ROWS>(r, c), src + r * stride + c * 8);
+  }
+}
+
+// Q tile rows from float32 Q in the original layout ([tokens][heads][128], row `rows[r]`, zeros
+// where it is -1), converted to bf16 into the swizzled tile: the permute-and-cast pass that the
+// K/V operands need is fused here for Q, which every CTA reads exactly once.
+template <int ROWS, int THREADS>
+__device__ inline void loadNaturalQ(unsigned char* dst, const float* q, const long long* rows,
+                                    int heads, int h) {
+  static_assert(ROWS * 16 % THREADS == 0, "whole 16-byte chunks per thread");
+#pragma unroll
+  for (int j = 0; j < ROWS * 16 / THREADS; j++) {
+    const int i = threadIdx.x + j * THREADS;
+    const int r = i >> 4, c = i & 15;
+    const long long row = rows[r];
+    uint4 packed = make_uint4(0u, 0u, 0u, 0u);
+    if (row >= 0) {
+      const float4* src = reinterpret_cast<const float4*>(q + (row * heads + h) * kWD + c * 8);
+      const float4 a = __ldg(src), b = __ldg(src + 1);
+      packed = make_uint4(Mma<__nv_bfloat16>::pack(a.x, a.y), Mma<__nv_bfloat16>::pack(a.z, a.w),
+                          Mma<__nv_bfloat16>::pack(b.x, b.y), Mma<__nv_bfloat16>::pack(b.z, b.w));
+    }
+    *reinterpret_cast<uint4*>(dst + sw128<ROWS>(r, c)) = packed;
   }
 }
 
@@ -193,7 +227,10 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
   int* sKvOff = reinterpret_cast<int*>(sV + 2 * kChunkBytes);
   int2* sWin = reinterpret_cast<int2*>(sKvOff + p.kvVolume);
   // mbarriers: fullK[2], fullV[2] (TMA bytes landed), emptyK[2], emptyV[2] (consumers done).
-  const uint32_t bars = smemAddr(sWin + BQ * kMaxRank);
+  unsigned char* sBars = reinterpret_cast<unsigned char*>(sWin + BQ * kMaxRank);
+  const uint32_t bars = smemAddr(sBars);
+  // Row of the original layout per Q tile row (-1: tile padding), for the Q load and the output.
+  long long* sRow = reinterpret_cast<long long*>(sBars + 64);
   auto fullK = [&](int st) { return bars + 8 * st; };
   auto fullV = [&](int st) { return bars + 16 + 8 * st; };
   auto emptyK = [&](int st) { return bars + 32 + 8 * st; };
@@ -209,7 +246,7 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
   if (threadIdx.x == kConsumers) {
     for (int i = 0; i < 4; i++) {
       mbarInit(bars + 8 * i, 1);
-      mbarInit(bars + 32 + 8 * i, kConsumers);
+      mbarInit(bars + 32 + 8 * i, kConsumers / 32);  // one release per consumer warp
     }
     fenceProxyAsync();  // barrier initialisation visible to the TMA unit
   }
@@ -266,40 +303,61 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
     wgmmaCommit();
   };
 
+  // A consumer warp hands a stage back once its wgmma reads of it have completed (wait_group
+  // is warp-synchronous), so one lane arrives for the warp.
+  auto release = [&](uint32_t bar) {
+    __syncwarp();
+    if (lane == 0) mbarArrive(bar);
+  };
+
+  // With 64-key chunks S = Q K^T reads Q from registers (an RS wgmma): an SS m64n64k16 reads as
+  // many shared-memory bytes as the tensor cores consume, which would bound the kernel; the 32
+  // registers are free at this chunk size (at 128 keys S and P hold twice as many).
+  constexpr bool kQInRegisters = NC == 64;
+  uint32_t qf[kQInRegisters ? kWD / 16 : 1][4];
   float s[NT * 4];
   auto issueS = [&](int it) {
     const uint32_t kAddr = smemAddr(sK + stage(it) * kChunkBytes);
 #pragma unroll
     for (int kk = 0; kk < kWD / 16; kk++) {
-      const uint64_t a = descriptor(qAddr + (kk >> 2) * BQ * 128 + (kk & 3) * 32, 16, 1024);
       const uint64_t b = descriptor(kAddr + (kk >> 2) * NC * 128 + (kk & 3) * 32, 16, 1024);
-      if constexpr (NC == 64) wgmmaSS64(s, a, b, kk);
-      else wgmmaSS128(s, a, b, kk);
+      if constexpr (kQInRegisters) {
+        wgmmaRS64(s, qf[kk], b, kk);
+      } else {
+        const uint64_t a = descriptor(qAddr + (kk >> 2) * BQ * 128 + (kk & 3) * 32, 16, 1024);
+        wgmmaSS128(s, a, b, kk);
+      }
     }
     wgmmaCommit();
   };
-  // Scale, mask and exponentiate chunk `it` in place; returns the O rescale factors in alpha.
+  // Scores enter the exponent as one FMA, s * |scale| - max, so the row maximum is taken over the
+  // raw products; a negative scale flips their sign first.
+  const float scaleLog2 = fabsf(p.scaleLog2);
+  const bool negateScores = p.scaleLog2 < 0.f;
+  // Mask and exponentiate chunk `it` in place; returns the O rescale factors in alpha.
   auto softmax = [&](int it, float* alpha) {
     const int entry = p.entries[t.first + it / chunksPerTile];
+    if (negateScores) {
 #pragma unroll
-    for (int i = 0; i < NT * 4; i++) s[i] *= p.scaleLog2;
+      for (int i = 0; i < NT * 4; i++) s[i] = -s[i];
+    }
     if (entry < 0) {  // partial tile (or KV padding): fine mask
       int origin[kMaxRank];
       tileOrigin(entry & 0x7fffffff, p.kvTilesPerDim, p.kvTile, p.rank, origin);
-      const int keyBase = (it % chunksPerTile) * NC;
+      TileWindow win[2];
+#pragma unroll
+      for (int rr = 0; rr < 2; rr++) {
+        const int2* w = sWin + (rowBase + lane / 4 + rr * 8) * kMaxRank;
+        win[rr] = tileWindow(w, origin, p.kvTile, p.rank);
+      }
+      const int* keys = sKvOff + (it % chunksPerTile) * NC + (lane % 4) * 2;
 #pragma unroll
       for (int i = 0; i < NT; i++) {
+        const int2 pair = *reinterpret_cast<const int2*>(keys + i * 8);
 #pragma unroll
-        for (int j = 0; j < 2; j++) {
-          const int packed = sKvOff[keyBase + i * 8 + (lane % 4) * 2 + j];
-          int u[kMaxRank];
-          tileCoords(origin, packed, u);
-#pragma unroll
-          for (int rr = 0; rr < 2; rr++) {
-            if (!inWindows(u, sWin + (rowBase + lane / 4 + rr * 8) * kMaxRank, p.rank)) {
-              s[4 * i + 2 * rr + j] = -INFINITY;
-            }
-          }
+        for (int rr = 0; rr < 2; rr++) {
+          if (!sees(win[rr], pair.x)) s[4 * i + 2 * rr] = -INFINITY;
+          if (!sees(win[rr], pair.y)) s[4 * i + 2 * rr + 1] = -INFINITY;
         }
       }
     }
@@ -310,21 +368,21 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
       for (int i = 0; i < NT; i++) mx = fmaxf(mx, fmaxf(s[4 * i + 2 * rr], s[4 * i + 2 * rr + 1]));
       mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
       mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-      const float mNew = fmaxf(rowMax[rr], mx);
+      const float mNew = fmaxf(rowMax[rr], mx * scaleLog2);
       const float mUse = mNew == -INFINITY ? 0.f : mNew;  // rows with nothing visible yet
-      alpha[rr] = exp2f(rowMax[rr] - mUse);
+      alpha[rr] = exp2Ftz(rowMax[rr] - mUse);
       float sum = 0.f;
 #pragma unroll
       for (int i = 0; i < NT; i++) {
-        s[4 * i + 2 * rr] = exp2f(s[4 * i + 2 * rr] - mUse);
-        s[4 * i + 2 * rr + 1] = exp2f(s[4 * i + 2 * rr + 1] - mUse);
+        s[4 * i + 2 * rr] = exp2Ftz(fmaf(s[4 * i + 2 * rr], scaleLog2, -mUse));
+        s[4 * i + 2 * rr + 1] = exp2Ftz(fmaf(s[4 * i + 2 * rr + 1], scaleLog2, -mUse));
         sum += s[4 * i + 2 * rr] + s[4 * i + 2 * rr + 1];
       }
       rowSum[rr] = rowSum[rr] * alpha[rr] + sum;
       rowMax[rr] = mNew;
     }
   };
-  auto rescaleAndPack = [&](const float* alpha) {
+  auto rescale = [&](const float* alpha) {
 #pragma unroll
     for (int i = 0; i < DT; i++) {
       o[4 * i + 0] *= alpha[0];
@@ -332,6 +390,8 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
       o[4 * i + 2] *= alpha[1];
       o[4 * i + 3] *= alpha[1];
     }
+  };
+  auto packP = [&] {
 #pragma unroll
     for (int kk = 0; kk < NC / 16; kk++) {
       pf[kk][0] = Mma<T>::pack(s[8 * kk + 0], s[8 * kk + 1]);
@@ -346,12 +406,20 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
     // Every consumer is done with the previous item's Q tile and windows before they are
     // replaced, and sees the new ones before its first product.
     namedBarSync<3>(kConsumers);
-    const T* gQ = static_cast<const T*>(p.q) +
-                  (((long long)t.bg * p.qSeq + (long long)t.qTile * BQ) * p.heads + t.h) * kWD;
-    loadSw128<BQ, kConsumers>(sQ, gQ, qStride);
-    cpAsyncCommit();
     int dg[kMaxRank];
     groupCoords(t.bg % p.groups, p.rank, p.dilation, dg);
+    for (int r = threadIdx.x; r < BQ; r += kConsumers) {
+      sRow[r] = naturalRow(p, t.bg, t.qTile, r, dg);
+    }
+    if (p.qNatural) {
+      namedBarSync<3>(kConsumers);  // sRow complete
+      loadNaturalQ<BQ, kConsumers>(sQ, static_cast<const float*>(p.q), sRow, p.heads, t.h);
+    } else {
+      const T* gQ = static_cast<const T*>(p.q) +
+                    (((long long)t.bg * p.qSeq + (long long)t.qTile * BQ) * p.heads + t.h) * kWD;
+      loadSw128<BQ, kConsumers>(sQ, gQ, qStride);
+      cpAsyncCommit();
+    }
     {
       int origin[kMaxRank];
       tileOrigin(t.qTile, p.qTilesPerDim, p.qTile, p.rank, origin);
@@ -359,8 +427,14 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
                  kConsumers, sWin);
     }
     cpAsyncWait<0>();
-    fenceProxyAsync();
+    fenceProxyAsync();  // Q, written through the generic proxy, is read by wgmma
     namedBarSync<3>(kConsumers);
+    if constexpr (kQInRegisters) {  // this warp's 16 rows as A fragments (mma.sync's layout)
+#pragma unroll
+      for (int kk = 0; kk < kWD / 16; kk++) {
+        ldmatrix4(qf[kk], sQ + sw128<BQ>(rowBase + lane % 16, 2 * kk + lane / 16));
+      }
+    }
 
 #pragma unroll
     for (int i = 0; i < DT * 4; i++) o[i] = 0.f;
@@ -386,49 +460,57 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
     };
     if (pingpong && wg == 1) namedBarArrive<1>(256);
 
+    // alpha: the rescale O owes before the next P V, applied while S of the next chunk runs.
+    float alpha[2];
     if (total > 0) {  // chunk 0: nothing to overlap with yet
-      float alpha[2];
       mbarWait(fullK(stage(0)), phase(0));
       turnBegin();
       wgmmaFence();
       issueS(0);
       turnEnd(false);
       wgmmaWait<0>();
-      mbarArrive(emptyK(stage(0)));
+      release(emptyK(stage(0)));
       pinRegisters<NT * 4>(s);
       softmax(0, alpha);
-      rescaleAndPack(alpha);
+      packP();
     }
+    // Rescales O by alpha between the issue of S and of P V: the pins keep the multiplications
+    // after the S issue (overlapping it) and before the fence that P V's accumulators need.
+    auto rescaleThenPV = [&](int chunk) {
+      pinRegisters<DT * 4>(o);
+      rescale(alpha);
+      pinRegisters<DT * 4>(o);
+      wgmmaFence();
+      issuePV(chunk);
+    };
     for (int it = 1; it < total; it++) {
-      float alpha[2];
       mbarWait(fullK(stage(it)), phase(it));
       mbarWait(fullV(stage(it - 1)), phase(it - 1));
       pinRegisters<DT * 4>(o);
       turnBegin();
       wgmmaFence();
       issueS(it);
-      issuePV(it - 1);
+      rescaleThenPV(it - 1);
       turnEnd(false);
       wgmmaWait<1>();  // S(it) done; P(it-1) V(it-1) may still run during the softmax
-      mbarArrive(emptyK(stage(it)));
+      release(emptyK(stage(it)));
       pinRegisters<NT * 4>(s);
       softmax(it, alpha);
       wgmmaWait<0>();
-      mbarArrive(emptyV(stage(it - 1)));
+      release(emptyV(stage(it - 1)));
       pinRegisters<DT * 4>(o);
       pinRegisters<NC / 4>(reinterpret_cast<float*>(&pf[0][0]));
-      rescaleAndPack(alpha);
+      packP();
     }
     if (total > 0) {
       mbarWait(fullV(stage(total - 1)), phase(total - 1));
-      pinRegisters<DT * 4>(o);
       turnBegin();
-      wgmmaFence();
-      issuePV(total - 1);
+      rescaleThenPV(total - 1);
       turnEnd(true);
       wgmmaWait<0>();
-      mbarArrive(emptyV(stage(total - 1)));  // the producer may refill it for the next item
+      release(emptyV(stage(total - 1)));  // the producer may refill it for the next item
       pinRegisters<DT * 4>(o);
+      if constexpr (kQInRegisters) pinRegisters<kWD / 4>(reinterpret_cast<float*>(&qf[0][0]));
     }
 
 #pragma unroll
@@ -437,7 +519,7 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
       sum += __shfl_xor_sync(0xffffffffu, sum, 1);
       sum += __shfl_xor_sync(0xffffffffu, sum, 2);
       const float inv = sum > 0.f ? 1.f / sum : 0.f;
-      const long long row = naturalRow(p, t.bg, t.qTile, rowBase + lane / 4 + rr * 8, dg);
+      const long long row = sRow[rowBase + lane / 4 + rr * 8];
       if (row < 0) continue;
       float* dst = p.out + (row * p.heads + t.h) * kWD + (lane % 4) * 2;
 #pragma unroll
@@ -490,7 +572,7 @@ Status launchWgmma(const Params& p, bool persistent) {
   if (st.ok) st = encodeKvMap(&tmV, p.v, rows, p.kvHeads, NC);
   if (!st.ok) return st;
   const size_t smem = 1024 + (size_t)(BQ + 4 * NC) * kWD * 2 + p.kvVolume * sizeof(int) +
-                      BQ * kMaxRank * sizeof(int2) + 8 * 8;
+                      BQ * kMaxRank * sizeof(int2) + 8 * 8 + BQ * sizeof(long long);
   st = cudaStatus(cudaFuncSetAttribute(wgmmaForwardKernel<BQ, NC>,
                                        cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem),
                   "cudaFuncSetAttribute (GNA wgmma forward shared memory)");
@@ -528,8 +610,9 @@ bool wgmmaAvailable() {
 }
 
 bool wgmmaSupports(Elem elem, int headDim, int qVolume, int kvVolume) {
+  // KV tile extents up to kGuardBit keep the guard-bit mask (tileWindow/sees) exact.
   return elem == Elem::BF16 && headDim == kWD && (qVolume == 64 || qVolume == 128) &&
-         kvVolume % 64 == 0;
+         kvVolume % 64 == 0 && kvVolume <= kGuardBit;
 }
 
 Status launchWgmmaBf16(const Params& p, int qVolume, bool persistent) {

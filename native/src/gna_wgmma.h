@@ -6,7 +6,8 @@ namespace gna {
 namespace tc {
 // Whether this process's device runs the sm_90a kernel (compute capability 9.0).
 bool wgmmaAvailable();
-// bf16 operands, head dim 128, 64- or 128-token Q tiles, KV tiles a multiple of 64 tokens.
+// bf16 operands, head dim 128, 64- or 128-token Q tiles, KV tiles of 64 to 512 tokens in steps
+// of 64.
 bool wgmmaSupports(Elem elem, int headDim, int qVolume, int kvVolume);
 // persistent: a grid of the CTAs resident at once, each looping over work items; else one CTA
 // per (Q tile, head, batch*group).

@@ -19,8 +19,9 @@ describe('setCudaGnaOptions', () => {
     expect(cudaGnaOptions).toMatchObject({ precision: 'float16', rowsPerWarp: 16, kernel: 'wgmma',
       wgmmaSchedule: 'cooperative', persistent: false,
       tileShapes: { qTile: [8, 8], kvTile: [8, 16] } });
-    setCudaGnaOptions({ tileShapes: undefined });
+    setCudaGnaOptions({ tileShapes: undefined, wgmmaSchedule: undefined });
     expect(cudaGnaOptions.tileShapes).toBeUndefined();
+    expect(cudaGnaOptions.wgmmaSchedule).toBeUndefined();
   });
 
   test.each([

@@ -18,7 +18,8 @@ import * as tf from '@tensorflow/tfjs';
 import { gna, normalizeGnaProblem } from '../../src';
 import { cudaFallbackStats, resetCudaFallbackStats, setCudaGnaOptions,
          CudaPrecision } from '../../kernels/native';
-import { tiledForward } from '../../kernels/native/gna_launch';
+import { Scratch, TC_KERNEL_CODES, WGMMA_SCHEDULE_CODES, allocPermuted, permuteOperands,
+         shapeDesc, tiledForward } from '../../kernels/native/gna_launch';
 import { PlanCache } from '../../kernels/native/gna_plan';
 import { PARITY_CASES, PARITY_TOLERANCE, ParityCase, ParityInputs, buildParityInputs, expectParity, parityReference,
          runParityCase } from '../helpers/parity_cases';
@@ -139,11 +140,15 @@ const WGMMA_CASES: Array<[ParityCase, number[][], number[][]]> = [
   [tcCase('1d L4000 K100 s20 causal GQA H8/2 D128 (many work items)',
     { heads: 8, kvHeads: 2, shape: [4000], windowSize: [100], stride: [20], isCausal: [T] }, 128),
   [[128], [64]], [[128]]],
+  // A negative scale: the kernel folds |scale| into the exponent and flips the scores' sign.
+  [tcCase('3d (6,10,9) K(3,4,3) s(1,2,3) scale -0.15 D128',
+    { shape: [6, 10, 9], windowSize: [3, 4, 3], stride: [1, 2, 3], scale: -0.15 }, 128),
+  [[4, 4, 8], [2, 4, 8]], [[2, 4, 8]]],
 ];
 
 describeCuda('GNA wgmma forward on cuda (sm_90)', () => {
   beforeAll(useCuda);
-  afterAll(() => setCudaGnaOptions({ kernel: 'auto', wgmmaSchedule: 'pingpong', persistent: false,
+  afterAll(() => setCudaGnaOptions({ kernel: 'auto', wgmmaSchedule: undefined, persistent: false,
     tileShapes: undefined }));
   const hopper = () => addon().probe().computeCapability === '9.0';
   const references = new Map<string, [ParityInputs, ReturnType<typeof parityReference>]>();
@@ -174,7 +179,7 @@ describeCuda('GNA wgmma forward on cuda (sm_90)', () => {
     const k = tf.tensor(x.k, x.kShape);
     const v = tf.tensor(x.v, x.vShape);
     const { output, lse } = gna(q, k, v, { windowSize: c.windowSize, stride: c.stride,
-      dilation: c.dilation, isCausal: c.isCausal, returnLse: true });
+      dilation: c.dilation, isCausal: c.isCausal, scale: c.scale, returnLse: true });
     const outErr = maxAbsDiff(output.dataSync(), ref.output);
     const lseErr = maxAbsDiff(lse.dataSync(), ref.lse);
     tf.dispose([q, k, v, output, lse]);
@@ -182,6 +187,65 @@ describeCuda('GNA wgmma forward on cuda (sm_90)', () => {
     expect(lseErr).toBeLessThanOrEqual(TOLERANCE.bfloat16);
     expect(outErr).toBeGreaterThan(1e-6);
     expect(tf.memory().numTensors).toBe(tensors);
+    expect(deviceBuffers()).toBe(buffers);
+  });
+
+  // gna() hands the wgmma kernel Q as is (float32, original layout; the kernel casts and tiles
+  // it). Against Q permuted and cast by the permute kernel first, the result must be bit-equal:
+  // both round the same float32 values to bf16.
+  test.each(([[WGMMA_CASES[4][0], [8, 16], [8, 8]], [WGMMA_CASES[2][0], [2, 4, 8], [4, 4, 8]],
+    [WGMMA_CASES[3][0], [64], [128]]] as const).map(([c, qTile, kvTile]) =>
+    [c.name, c, qTile, kvTile] as const))(
+    'Q in the original layout (cast fused) equals Q permuted first: %s', (_name, c, qTile, kvTile) => {
+    if (!hopper()) return;
+    const a = addon();
+    const x = buildParityInputs(c);
+    const info = (shape: number[]) => ({ shape, dtype: 'float32' as const });
+    const problem = normalizeGnaProblem(info(x.qShape), info(x.kShape), info(x.vShape),
+      { windowSize: c.windowSize, stride: c.stride, dilation: c.dilation, isCausal: c.isCausal });
+    const buffers = deviceBuffers();
+    const plans = new PlanCache(a);
+    const scratch = new Scratch(a);
+    try {
+      const tiled = tiledForward(a, plans, problem, { precision: 'bfloat16',
+        tileShapes: { qTile: [...qTile], kvTile: [...kvTile] } })!;
+      expect(tiled.qNatural).toBe(true);
+      const upload = (data: Float32Array) => {
+        const h = scratch.alloc(data.byteLength);
+        a.upload(h, data);
+        return h;
+      };
+      const [q, k, v] = [x.q, x.k, x.v].map(upload);
+      const outCount = x.q.length / c.headDim * c.valueDim;
+      const outs = [0, 1].map(() => [scratch.alloc(outCount * 4), scratch.alloc(outCount / c.valueDim * 4)]);
+      const permutedQ = { ...tiled, qNatural: false };
+      const p = allocPermuted(scratch, problem, permutedQ);
+      permuteOperands(a, problem, permutedQ, q, k, v, p);
+      const run = (qBuffer: number, [out, lse]: number[], qNatural: boolean,
+                   kernel = TC_KERNEL_CODES.wgmma) =>
+        a.gnaForwardTiled(tiled.plan.id, shapeDesc(problem), 'bfloat16', qBuffer, p.k, p.v, out,
+          lse, 32, kernel, WGMMA_SCHEDULE_CODES.cooperative, false, qNatural);
+      run(p.q!, outs[0], false);
+      run(q, outs[1], true);
+      const [o0, l0, o1, l1] = outs.flat().map((h, i) => {
+        const host = new Float32Array(i % 2 === 0 ? outCount : outCount / c.valueDim);
+        a.download(h, host);
+        return host;
+      });
+      expect(maxAbsDiff(o1, o0)).toBe(0);
+      expect(maxAbsDiff(l1, l0)).toBe(0);
+      expect(maxAbsDiff(o1, parityReference(c, x).output)).toBeLessThanOrEqual(TOLERANCE.bfloat16);
+      // Bad input is an error naming the rule: the mma.sync kernel only reads permuted Q, and Q
+      // one float32 short of the original layout is too small.
+      expect(() => run(q, outs[1], true, TC_KERNEL_CODES.mma))
+        .toThrow(/q in the original layout \(qNatural\) needs the wgmma kernel/);
+      const short = scratch.alloc(x.q.byteLength - 4);
+      expect(() => run(short, outs[1], true))
+        .toThrow(new RegExp(`buffer q holds ${x.q.byteLength - 4} bytes but the op needs ${x.q.byteLength}`));
+    } finally {
+      scratch.free();
+      plans.dispose();
+    }
     expect(deviceBuffers()).toBe(buffers);
   });
 

@@ -115,6 +115,7 @@ export function emulatedAddon(): NativeAddon & { liveBuffers(): number } {
     gnaBackwardTiled: unsupported('gnaBackwardTiled'),
     gnaBackwardDelta: unsupported('gnaBackwardDelta'),
     tensorCoreSupports: () => false,
+    wgmmaApplies: () => false,
 
     binary(op, dtype, outShape, aS, bS, a, b, y) {
       const int = dtype === 'int32';
