@@ -72,16 +72,7 @@ function timeInterleavedMs(addon: NativeAddon, fns: Array<() => void>): number[]
 
 /** Median of `reps` CUDA-event timings of `fn` after one warm-up run. */
 function timeMs(addon: NativeAddon, fn: () => void): number {
-  fn();
-  addon.synchronize();
-  const times: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t = addon.timerStart();
-    fn();
-    times.push(addon.timerStop(t));
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
+  return timeInterleavedMs(addon, [fn])[0];
 }
 
 /** A device buffer of `count` float32 values: a random block repeated (not zeros, not periodic

@@ -156,6 +156,29 @@ __device__ inline void tileCoords(const int* origin, int packed, int* u) {
   for (int a = 0; a < kMaxRank; a++) u[a] = origin[a] + unpackCoord(packed, a);
 }
 
+// The KV walk of one Q tile of folded group `group`: its plan entries from `first` on, in
+// `total` chunks of kChunk keys (`chunksPerTile` per KV tile).
+struct KvWalk {
+  int first, chunksPerTile, total;
+  // The plan entry (KV tile, high bit set where the fine mask applies) that chunk `it` is in.
+  template <class P> __device__ int entry(const P& p, int it) const {
+    return p.entries[first + it / chunksPerTile];
+  }
+  // Permuted KV row, within its batch*group, of the first key of chunk `it`.
+  template <class P> __device__ long long key(const P& p, int it) const {
+    const int tile = entry(p, it) & 0x7fffffff;
+    return (long long)tile * p.kvVolume + (it % chunksPerTile) * kChunk;
+  }
+};
+
+template <class P> __device__ inline KvWalk kvWalk(const P& p, int group, int qTile) {
+  KvWalk w;
+  w.first = p.tileRanges[group * p.qTiles + qTile];
+  w.chunksPerTile = p.kvVolume / kChunk;
+  w.total = (p.tileRanges[group * p.qTiles + qTile + 1] - w.first) * w.chunksPerTile;
+  return w;
+}
+
 // One step of a double-buffered chunk walk: starts loading chunk it + 1 (if any) into the other
 // buffer through `load(chunk, buffer)` (cp.async), then waits for chunk it and makes it visible
 // to the whole CTA.
@@ -291,19 +314,16 @@ __global__ void __launch_bounds__(BQ * 2 / MT, MT) forwardKernel(Params p) {
   const T* gV = static_cast<const T*>(p.v) + ((long long)bg * p.kvSeq * p.kvHeads + hk) * D;
   const long long qStride = (long long)p.heads * D, kvStride = (long long)p.kvHeads * D;
 
-  const int first = p.tileRanges[group * p.qTiles + qTile];
-  const int chunksPerTile = p.kvVolume / kChunk;
-  const int total = (p.tileRanges[group * p.qTiles + qTile + 1] - first) * chunksPerTile;
+  const KvWalk walk = kvWalk(p, group, qTile);
 
   auto loadChunk = [&](int it, int buf) {
-    const int tile = p.entries[first + it / chunksPerTile] & 0x7fffffff;
-    const long long key = (long long)tile * p.kvVolume + (it % chunksPerTile) * kChunk;
+    const long long key = walk.key(p, it);
     loadTile<T, D, THREADS>(sK + buf * kChunk * D, gK + key * kvStride, kvStride, kChunk);
     loadTile<T, D, THREADS>(sV + buf * kChunk * D, gV + key * kvStride, kvStride, kChunk);
   };
 
   loadTile<T, D, THREADS>(sQ, gQ, qStride, BQ);
-  if (total > 0) loadChunk(0, 0);
+  if (walk.total > 0) loadChunk(0, 0);
   cpAsyncCommit();
   for (int i = threadIdx.x; i < p.kvVolume; i += THREADS) sKvOff[i] = p.kvOffsets[i];
 
@@ -331,9 +351,9 @@ __global__ void __launch_bounds__(BQ * 2 / MT, MT) forwardKernel(Params p) {
     ldmatrix4(a, sQ + swizzled<D>(r, kk * 2 + lane / 16));
   };
 
-  for (int it = 0; it < total; it++) {
+  for (int it = 0; it < walk.total; it++) {
     const int buf = it & 1;
-    awaitChunk(it, total, loadChunk);
+    awaitChunk(it, walk.total, loadChunk);
     if (kQInRegisters && it == 0) {
 #pragma unroll
       for (int kk = 0; kk < (kQInRegisters ? D / 16 : 0); kk++) qFragment(qf[kk], 0, kk);
@@ -369,7 +389,7 @@ __global__ void __launch_bounds__(BQ * 2 / MT, MT) forwardKernel(Params p) {
       }
     }
 
-    const int entry = p.entries[first + it / chunksPerTile];
+    const int entry = walk.entry(p, it);
 #pragma unroll
     for (int mt = 0; mt < MT; mt++)
 #pragma unroll
@@ -379,7 +399,7 @@ __global__ void __launch_bounds__(BQ * 2 / MT, MT) forwardKernel(Params p) {
     if (entry < 0) {  // partial tile (or KV padding): fine mask
       int origin[kMaxRank];
       tileOrigin(entry & 0x7fffffff, p.kvTilesPerDim, p.kvTile, p.rank, origin);
-      const int base = (it % chunksPerTile) * kChunk;
+      const int base = (it % walk.chunksPerTile) * kChunk;
 #pragma unroll
       for (int i = 0; i < NT; i++) {
 #pragma unroll

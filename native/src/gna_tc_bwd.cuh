@@ -123,12 +123,9 @@ __global__ void __launch_bounds__(128) backwardQueryKernel(BwdParams p) {
   const T* gK = static_cast<const T*>(p.k) + ((long long)bg * p.kvSeq * p.kvHeads + hk) * D;
   const T* gV = static_cast<const T*>(p.v) + ((long long)bg * p.kvSeq * p.kvHeads + hk) * D;
 
-  const int first = p.tileRanges[group * p.qTiles + qTile];
-  const int chunksPerTile = p.kvVolume / kChunk;
-  const int total = (p.tileRanges[group * p.qTiles + qTile + 1] - first) * chunksPerTile;
+  const KvWalk walk = kvWalk(p, group, qTile);
   auto loadChunk = [&](int it, int buf) {
-    const int tile = p.entries[first + it / chunksPerTile] & 0x7fffffff;
-    const long long key = (long long)tile * p.kvVolume + (it % chunksPerTile) * kChunk;
+    const long long key = walk.key(p, it);
     loadTile<T, D, THREADS>(sK + buf * kChunk * D, gK + key * kvStride, kvStride, kChunk);
     loadTile<T, D, THREADS>(sV + buf * kChunk * D, gV + key * kvStride, kvStride, kChunk);
   };
@@ -136,7 +133,7 @@ __global__ void __launch_bounds__(128) backwardQueryKernel(BwdParams p) {
                           kBwdRows);
   loadTile<T, D, THREADS>(sDo, static_cast<const T*>(p.dOut) + (row0 * p.heads + h) * D, qStride,
                           kBwdRows);
-  if (total > 0) loadChunk(0, 0);
+  if (walk.total > 0) loadChunk(0, 0);
   cpAsyncCommit();
   for (int i = threadIdx.x; i < p.kvVolume; i += THREADS) sKvOff[i] = p.kvOffsets[i];
   {
@@ -157,9 +154,9 @@ __global__ void __launch_bounds__(128) backwardQueryKernel(BwdParams p) {
 
   float dq[D / 8][4];
   zero<D / 8>(dq);
-  for (int it = 0; it < total; it++) {
+  for (int it = 0; it < walk.total; it++) {
     const int buf = it & 1;
-    awaitChunk(it, total, loadChunk);
+    awaitChunk(it, walk.total, loadChunk);
     const T* cK = sK + buf * kChunk * D;
     const T* cV = sV + buf * kChunk * D;
     float s[NT][4], dp[NT][4];
@@ -168,10 +165,10 @@ __global__ void __launch_bounds__(128) backwardQueryKernel(BwdParams p) {
     mmaRowsByRows<T, D, kChunk>(s, sQ, rowBase, cK, lane);
     mmaRowsByRows<T, D, kChunk>(dp, sDo, rowBase, cV, lane);
 
-    const int entry = p.entries[first + it / chunksPerTile];
+    const int entry = walk.entry(p, it);
     int origin[kMaxRank];
     tileOrigin(entry & 0x7fffffff, p.kvTilesPerDim, p.kvTile, p.rank, origin);
-    const int base = (it % chunksPerTile) * kChunk;
+    const int base = (it % walk.chunksPerTile) * kChunk;
 #pragma unroll
     for (int i = 0; i < NT; i++) {
 #pragma unroll

@@ -56,19 +56,16 @@ __global__ void __launch_bounds__(BQ * 2) forwardTf32Kernel(Params p) {
   const float* gV = static_cast<const float*>(p.v) + ((long long)bg * p.kvSeq * p.kvHeads + hk) * D;
   const long long qStride = (long long)p.heads * D, kvStride = (long long)p.kvHeads * D;
 
-  const int first = p.tileRanges[group * p.qTiles + qTile];
-  const int chunksPerTile = p.kvVolume / kChunk;
-  const int total = (p.tileRanges[group * p.qTiles + qTile + 1] - first) * chunksPerTile;
+  const KvWalk walk = kvWalk(p, group, qTile);
 
   auto loadChunk = [&](int it, int buf) {
-    const int tile = p.entries[first + it / chunksPerTile] & 0x7fffffff;
-    const long long key = (long long)tile * p.kvVolume + (it % chunksPerTile) * kChunk;
+    const long long key = walk.key(p, it);
     loadRows<D, THREADS>(sK + buf * kChunk * LD, gK + key * kvStride, kvStride, kChunk);
     loadRows<D, THREADS>(sV + buf * kChunk * LD, gV + key * kvStride, kvStride, kChunk);
   };
 
   loadRows<D, THREADS>(sQ, gQ, qStride, BQ);
-  if (total > 0) loadChunk(0, 0);
+  if (walk.total > 0) loadChunk(0, 0);
   cpAsyncCommit();
   for (int i = threadIdx.x; i < p.kvVolume; i += THREADS) sKvOff[i] = p.kvOffsets[i];
   int g[kMaxRank];
@@ -84,9 +81,9 @@ __global__ void __launch_bounds__(BQ * 2) forwardTf32Kernel(Params p) {
   zero<DT>(o);
   float rowMax[2] = {-INFINITY, -INFINITY}, rowSum[2] = {0.f, 0.f};
 
-  for (int it = 0; it < total; it++) {
+  for (int it = 0; it < walk.total; it++) {
     const int buf = it & 1;
-    awaitChunk(it, total, loadChunk);
+    awaitChunk(it, walk.total, loadChunk);
     const float* cK = sK + buf * kChunk * LD;
     const float* cV = sV + buf * kChunk * LD;
     const float* qRow0 = sQ + (rowBase + gr) * LD;
@@ -105,7 +102,7 @@ __global__ void __launch_bounds__(BQ * 2) forwardTf32Kernel(Params p) {
       }
     }
 
-    const int entry = p.entries[first + it / chunksPerTile];
+    const int entry = walk.entry(p, it);
 #pragma unroll
     for (int i = 0; i < NT; i++)
 #pragma unroll
@@ -113,7 +110,7 @@ __global__ void __launch_bounds__(BQ * 2) forwardTf32Kernel(Params p) {
     if (entry < 0) {
       int origin[kMaxRank];
       tileOrigin(entry & 0x7fffffff, p.kvTilesPerDim, p.kvTile, p.rank, origin);
-      const int base = (it % chunksPerTile) * kChunk;
+      const int base = (it % walk.chunksPerTile) * kChunk;
 #pragma unroll
       for (int i = 0; i < NT; i++) {
 #pragma unroll
