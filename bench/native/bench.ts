@@ -18,30 +18,7 @@ import { CudaPrecision, Scratch, TC_KERNEL_CODES, WGMMA_SCHEDULE_CODES, WgmmaSch
          tiledForward } from '../../kernels/native/gna_launch';
 import { PlanCache } from '../../kernels/native/gna_plan';
 import { printJson, printTable, Row } from '../common/table';
-
-interface Case {
-  name: string;
-  shape: number[];
-  window: number[];
-  stride: number[];
-  heads: number;
-  /** Fixed tile shapes {qTile, kvTile}; the chooser's when absent. */
-  tiles?: number[][];
-}
-
-const DIM = 128;
-const CASES: Case[] = [
-  { name: 'flux4k_gna', shape: [256, 256], window: [80, 80], stride: [16, 16], heads: 24 },
-  { name: 'flux4k_na', shape: [256, 256], window: [80, 80], stride: [1, 1], heads: 24 },
-  // NA with 128-token Q tiles (KV tiles of 128 and 64 tokens) instead of the chooser's 64/64.
-  { name: 'flux4k_na_t128', shape: [256, 256], window: [80, 80], stride: [1, 1], heads: 24,
-    tiles: [[8, 16], [8, 16]] },
-  { name: 'flux4k_na_q128', shape: [256, 256], window: [80, 80], stride: [1, 1], heads: 24,
-    tiles: [[8, 16], [8, 8]] },
-  { name: 'hunyuan_gna', shape: [30, 48, 80], window: [18, 24, 24], stride: [16, 8, 8], heads: 24 },
-  { name: 'cosmos_gna', shape: [16, 44, 80], window: [16, 32, 48], stride: [1, 8, 16], heads: 32 },
-  { name: 'flux1k_gna', shape: [64, 64], window: [32, 32], stride: [8, 8], heads: 24 },
-];
+import { CASES, Case, DIM, randomBuffer } from './cases';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -73,20 +50,6 @@ function timeInterleavedMs(addon: NativeAddon, fns: Array<() => void>): number[]
 /** Median of `reps` CUDA-event timings of `fn` after one warm-up run. */
 function timeMs(addon: NativeAddon, fn: () => void): number {
   return timeInterleavedMs(addon, [fn])[0];
-}
-
-/** A device buffer of `count` float32 values: a random block repeated (not zeros, not periodic
- * on any power of two). */
-function randomBuffer(scratch: Scratch, addon: NativeAddon, count: number): number {
-  const block = new Float32Array(1000003);
-  for (let i = 0; i < block.length; i++) block[i] = (Math.random() + Math.random() - 1) * 1.7;
-  const host = new Float32Array(count);
-  for (let at = 0; at < count; at += block.length) {
-    host.set(block.subarray(0, Math.min(block.length, count - at)), at);
-  }
-  const h = scratch.alloc(count * 4);
-  addon.upload(h, host);
-  return h;
 }
 
 function copyBandwidth(addon: NativeAddon, scratch: Scratch): number {

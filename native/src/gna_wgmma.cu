@@ -5,12 +5,11 @@
 // CTAs run two per SM). Warpgroups FlashAttention-3 style:
 // - one producer thread streams K/V chunks into a two-stage ring with TMA (128B-swizzled boxes,
 //   full/empty mbarriers per stage), its warpgroup giving its registers to the consumers;
-// - BQ / 64 consumer warpgroups of 64 query rows each: S = Q K^T is an SS wgmma (both operands
-//   K-major in shared memory, read through matrix descriptors; with 64-key chunks an RS wgmma with
-//   Q held in registers), O += P V an RS wgmma (P converted
-//   in registers from the S accumulators, whose fragment layout is mma.sync's; V MN-major). Each
-//   step issues S(it), rescales O while it runs, issues P(it-1) V(it-1) and runs the softmax of
-//   chunk it while the P V wgmma still executes (intra-warpgroup overlap).
+// - BQ / 64 consumer warpgroups of 64 query rows each, Q held in registers: S = Q K^T is an RS
+//   wgmma (K K-major in shared memory, read through a matrix descriptor), O += P V an RS wgmma
+//   (P converted in registers from the S accumulators, whose fragment layout is mma.sync's; V
+//   MN-major). Each step issues S(it), rescales O while it runs, issues P(it-1) V(it-1) and
+//   runs the softmax of chunk it while the P V wgmma still executes (intra-warpgroup overlap).
 // Partial tiles are masked with the guard-bit window test (gna_tc.cuh: tileWindow, sees); the
 // online softmax is gna_tc.cuh's, with the scale folded into the exponent's FMA.
 #include "gna_wgmma.h"
@@ -51,35 +50,35 @@ template <int BQ> __host__ __device__ constexpr int consumerRegisters() { return
 #define GNA_REGS32 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}"
 #define GNA_REGS64 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}"
 
-// D[64x64] (+)= A[64x16] * B[16x64], A in registers (bf16 pairs), B K-major in shared memory.
+// D[64xN] (+)= A[64x16] * B[16xN] (N = 64 or 128), A in registers (bf16 pairs), B in shared
+// memory through a descriptor: K-major (kTransB 0, S = Q K^T) or MN-major (1, O += P V).
+template <int kTransB>
 __device__ inline void wgmmaRS64(float* d, const uint32_t* a, uint64_t b, int accumulate) {
   asm volatile(
       "{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
       "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 " GNA_REGS32 ", "
-      "{%32, %33, %34, %35}, %36, p, 1, 1, 0;\n}\n"
+      "{%32, %33, %34, %35}, %36, p, 1, 1, %38;\n}\n"
       : GNA_ACC32(d)
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(accumulate));
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(accumulate), "n"(kTransB));
 }
-
-// D[64x128] (+)= A[64x16] * B[16x128], A and B K-major in shared memory (descriptors).
-__device__ inline void wgmmaSS128(float* d, uint64_t a, uint64_t b, int accumulate) {
-  asm volatile(
-      "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
-      "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 " GNA_REGS64 ", %64, %65, p, 1, 1, 0, 0;\n}\n"
-      : GNA_ACC64(d)
-      : "l"(a), "l"(b), "r"(accumulate));
-}
-
-// D[64x128] += A[64x16] * B[16x128], A in registers (bf16 pairs), B MN-major in shared memory.
-__device__ inline void wgmmaRS128(float* d, const uint32_t* a, uint64_t b) {
+template <int kTransB>
+__device__ inline void wgmmaRS128(float* d, const uint32_t* a, uint64_t b, int accumulate) {
   asm volatile(
       "{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
       "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 " GNA_REGS64 ", "
-      "{%64, %65, %66, %67}, %68, p, 1, 1, 1;\n}\n"
+      "{%64, %65, %66, %67}, %68, p, 1, 1, %70;\n}\n"
       : GNA_ACC64(d)
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1));
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(accumulate), "n"(kTransB));
 }
 
+// Keeps ptxas from moving a later wgmma wait ahead of the code that computes `nonNegative`:
+// ptxas (CUDA 13.0) schedules a wait for all of a warpgroup's wgmmas at the top of its basic
+// block, which put the wait for P V before the softmax it should overlap (seen in the SASS). A
+// loop on the value (never negative, so it never runs) ends the block after the value is known.
+__device__ inline void scheduleAfter(float nonNegative) {
+  while (__any_sync(0xffffffffu, nonNegative < 0.f)) {
+  }
+}
 __device__ inline void wgmmaFence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
 __device__ inline void wgmmaCommit() {
   asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
@@ -119,6 +118,10 @@ __device__ inline uint64_t descriptor(uint32_t addr, uint32_t lbo, uint32_t sbo)
          ((uint64_t)(sbo >> 4) << 32) | (1ull << 62);
 }
 
+// The descriptor of a matrix `bytes` further on: the start address field counts 16-byte units
+// in bits 0-13, and shared-memory addresses stay below 2^18, so the addition never carries out.
+__device__ inline uint64_t descAdvance(uint32_t bytes) { return bytes >> 4; }
+
 // Byte offset of 16-byte chunk c (0..15) of row r in a [rows][128] bf16 tile stored as two
 // column halves of [rows][64], each row 128 bytes with the chunk index XOR (r mod 8): the
 // canonical 128B-swizzle layout (8-row atoms of 1024 bytes) for K-major and MN-major operands.
@@ -136,24 +139,46 @@ __device__ inline void loadSw128(unsigned char* dst, const __nv_bfloat16* src, l
 
 // Q tile rows from float32 Q in the original layout ([tokens][heads][128], row `rows[r]`, zeros
 // where it is -1), converted to bf16 into the swizzled tile: the permute-and-cast pass that the
-// K/V operands need is fused here for Q, which every CTA reads exactly once.
+// K/V operands need is fused here for Q, which every CTA reads exactly once. All of a thread's
+// loads are issued before the first conversion, so their latencies overlap. `sign` (0 or
+// 0x80008000) flips the sign bit of every bf16 value: an exact negation.
 template <int ROWS, int THREADS>
 __device__ inline void loadNaturalQ(unsigned char* dst, const float* q, const long long* rows,
-                                    int heads, int h) {
+                                    int heads, int h, uint32_t sign) {
   static_assert(ROWS * 16 % THREADS == 0, "whole 16-byte chunks per thread");
+  constexpr int kPer = ROWS * 16 / THREADS;
+  float4 v[kPer][2];
 #pragma unroll
-  for (int j = 0; j < ROWS * 16 / THREADS; j++) {
+  for (int j = 0; j < kPer; j++) {
     const int i = threadIdx.x + j * THREADS;
-    const int r = i >> 4, c = i & 15;
-    const long long row = rows[r];
-    uint4 packed = make_uint4(0u, 0u, 0u, 0u);
+    const long long row = rows[i >> 4];
+    const float4 zero = make_float4(0.f, 0.f, 0.f, 0.f);
+    v[j][0] = v[j][1] = zero;
     if (row >= 0) {
-      const float4* src = reinterpret_cast<const float4*>(q + (row * heads + h) * kWD + c * 8);
-      const float4 a = __ldg(src), b = __ldg(src + 1);
-      packed = make_uint4(Mma<__nv_bfloat16>::pack(a.x, a.y), Mma<__nv_bfloat16>::pack(a.z, a.w),
-                          Mma<__nv_bfloat16>::pack(b.x, b.y), Mma<__nv_bfloat16>::pack(b.z, b.w));
+      const float* rowQ = q + (row * heads + h) * kWD;
+      const float4* src = reinterpret_cast<const float4*>(rowQ + (i & 15) * 8);
+      v[j][0] = __ldg(src);
+      v[j][1] = __ldg(src + 1);
     }
-    *reinterpret_cast<uint4*>(dst + sw128<ROWS>(r, c)) = packed;
+  }
+#pragma unroll
+  for (int j = 0; j < kPer; j++) {
+    const int i = threadIdx.x + j * THREADS;
+    const float4 a = v[j][0], b = v[j][1];
+    *reinterpret_cast<uint4*>(dst + sw128<ROWS>(i >> 4, i & 15)) = make_uint4(
+        Mma<__nv_bfloat16>::pack(a.x, a.y) ^ sign, Mma<__nv_bfloat16>::pack(a.z, a.w) ^ sign,
+        Mma<__nv_bfloat16>::pack(b.x, b.y) ^ sign, Mma<__nv_bfloat16>::pack(b.z, b.w) ^ sign);
+  }
+}
+
+// Negates (sign bit flip, exact) the 16-byte chunks of a swizzled tile that this thread loaded
+// with loadSw128: its own cp.async writes, complete after cpAsyncWait.
+template <int ROWS, int THREADS>
+__device__ inline void negateOwnSw128(unsigned char* tile) {
+  for (int i = threadIdx.x; i < ROWS * 16; i += THREADS) {
+    uint4* chunk = reinterpret_cast<uint4*>(tile + sw128<ROWS>(i >> 4, i & 15));
+    const uint4 x = *chunk;
+    *chunk = make_uint4(x.x ^ 0x80008000u, x.y ^ 0x80008000u, x.z ^ 0x80008000u, x.w ^ 0x80008000u);
   }
 }
 
@@ -288,17 +313,16 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
   float o[DT * 4];
   float rowMax[2], rowSum[2];
   uint32_t pf[NC / 16][4];  // P of the previous chunk, bf16 A fragments
-  const uint32_t qAddr = smemAddr(sQ) + wg * 64 * 128;
   WorkItem t{};
   int base = 0;  // ring slots of the CTA's earlier items
   auto stage = [&](int it) { return (base + it) & 1; };
   auto phase = [&](int it) { return (uint32_t)((base + it) >> 1) & 1; };
 
   auto issuePV = [&](int chunk) {
-    const uint32_t vAddr = smemAddr(sV + stage(chunk) * kChunkBytes);
+    const uint64_t v = descriptor(smemAddr(sV + stage(chunk) * kChunkBytes), NC * 128, 1024);
 #pragma unroll
     for (int kk = 0; kk < NC / 16; kk++) {
-      wgmmaRS128(o, pf[kk], descriptor(vAddr + kk * 16 * 128, NC * 128, 1024));
+      wgmmaRS128<1>(o, pf[kk], v + descAdvance(kk * 16 * 128), 1);
     }
     wgmmaCommit();
   };
@@ -310,47 +334,38 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
     if (lane == 0) mbarArrive(bar);
   };
 
-  // With 64-key chunks S = Q K^T reads Q from registers (an RS wgmma): an SS m64n64k16 reads as
-  // many shared-memory bytes as the tensor cores consume, which would bound the kernel; the 32
-  // registers are free at this chunk size (at 128 keys S and P hold twice as many).
-  constexpr bool kQInRegisters = NC == 64;
-  uint32_t qf[kQInRegisters ? kWD / 16 : 1][4];
+  // Q is held in registers (RS wgmma): an SS wgmma would read Q from shared memory again for
+  // every chunk, on top of K, V and the TMA writes.
+  uint32_t qf[kWD / 16][4];
   float s[NT * 4];
   auto issueS = [&](int it) {
-    const uint32_t kAddr = smemAddr(sK + stage(it) * kChunkBytes);
+    const uint64_t k = descriptor(smemAddr(sK + stage(it) * kChunkBytes), 16, 1024);
 #pragma unroll
     for (int kk = 0; kk < kWD / 16; kk++) {
-      const uint64_t b = descriptor(kAddr + (kk >> 2) * NC * 128 + (kk & 3) * 32, 16, 1024);
-      if constexpr (kQInRegisters) {
-        wgmmaRS64(s, qf[kk], b, kk);
-      } else {
-        const uint64_t a = descriptor(qAddr + (kk >> 2) * BQ * 128 + (kk & 3) * 32, 16, 1024);
-        wgmmaSS128(s, a, b, kk);
-      }
+      const uint64_t b = k + descAdvance((kk >> 2) * NC * 128 + (kk & 3) * 32);
+      if constexpr (NC == 128) wgmmaRS128<0>(s, qf[kk], b, kk);
+      else wgmmaRS64<0>(s, qf[kk], b, kk);
     }
     wgmmaCommit();
   };
   // Scores enter the exponent as one FMA, s * |scale| - max, so the row maximum is taken over the
-  // raw products; a negative scale flips their sign first.
+  // raw products; with a negative scale Q enters negated (exact in bf16), so S is -Q K^T.
   const float scaleLog2 = fabsf(p.scaleLog2);
-  const bool negateScores = p.scaleLog2 < 0.f;
-  // Mask and exponentiate chunk `it` in place; returns the O rescale factors in alpha.
-  auto softmax = [&](int it, float* alpha) {
-    const int entry = p.entries[t.first + it / chunksPerTile];
-    if (negateScores) {
-#pragma unroll
-      for (int i = 0; i < NT * 4; i++) s[i] = -s[i];
-    }
-    if (entry < 0) {  // partial tile (or KV padding): fine mask
+  const bool negateQ = p.scaleLog2 < 0.f;
+  // Mask and exponentiate the chunk at walk position `chunk` (its plan entry: KV tile, high bit
+  // set where the fine mask applies; its first key within the tile) in place; returns the O
+  // rescale factors in alpha.
+  auto softmax = [&](int2 chunk, float* alpha) {
+    if (chunk.x < 0) {  // partial tile (or KV padding): fine mask
       int origin[kMaxRank];
-      tileOrigin(entry & 0x7fffffff, p.kvTilesPerDim, p.kvTile, p.rank, origin);
+      tileOrigin(chunk.x & 0x7fffffff, p.kvTilesPerDim, p.kvTile, p.rank, origin);
       TileWindow win[2];
 #pragma unroll
       for (int rr = 0; rr < 2; rr++) {
         const int2* w = sWin + (rowBase + lane / 4 + rr * 8) * kMaxRank;
         win[rr] = tileWindow(w, origin, p.kvTile, p.rank);
       }
-      const int* keys = sKvOff + (it % chunksPerTile) * NC + (lane % 4) * 2;
+      const int* keys = sKvOff + chunk.y + (lane % 4) * 2;
 #pragma unroll
       for (int i = 0; i < NT; i++) {
         const int2 pair = *reinterpret_cast<const int2*>(keys + i * 8);
@@ -413,7 +428,8 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
     }
     if (p.qNatural) {
       namedBarSync<3>(kConsumers);  // sRow complete
-      loadNaturalQ<BQ, kConsumers>(sQ, static_cast<const float*>(p.q), sRow, p.heads, t.h);
+      loadNaturalQ<BQ, kConsumers>(sQ, static_cast<const float*>(p.q), sRow, p.heads, t.h,
+                                   negateQ ? 0x80008000u : 0u);
     } else {
       const T* gQ = static_cast<const T*>(p.q) +
                     (((long long)t.bg * p.qSeq + (long long)t.qTile * BQ) * p.heads + t.h) * kWD;
@@ -427,13 +443,12 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
                  kConsumers, sWin);
     }
     cpAsyncWait<0>();
+    if (!p.qNatural && negateQ) negateOwnSw128<BQ, kConsumers>(sQ);
     fenceProxyAsync();  // Q, written through the generic proxy, is read by wgmma
     namedBarSync<3>(kConsumers);
-    if constexpr (kQInRegisters) {  // this warp's 16 rows as A fragments (mma.sync's layout)
 #pragma unroll
-      for (int kk = 0; kk < kWD / 16; kk++) {
-        ldmatrix4(qf[kk], sQ + sw128<BQ>(rowBase + lane % 16, 2 * kk + lane / 16));
-      }
+    for (int kk = 0; kk < kWD / 16; kk++) {  // this warp's 16 rows, mma.sync's A layout
+      ldmatrix4(qf[kk], sQ + sw128<BQ>(rowBase + lane % 16, 2 * kk + lane / 16));
     }
 
 #pragma unroll
@@ -460,9 +475,19 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
     };
     if (pingpong && wg == 1) namedBarArrive<1>(256);
 
+    // The walk position of the next chunk, advanced one chunk at a time (no division per chunk);
+    // each step loads its chunk's plan entry before issuing S, so the load overlaps the wgmma.
+    int walkTile = 0, walkKey = 0;
+    auto nextChunk = [&] {
+      const int2 chunk = make_int2(__ldg(p.entries + t.first + walkTile), walkKey);
+      walkKey += NC;
+      if (walkKey == p.kvVolume) walkKey = 0, walkTile++;
+      return chunk;
+    };
     // alpha: the rescale O owes before the next P V, applied while S of the next chunk runs.
     float alpha[2];
     if (total > 0) {  // chunk 0: nothing to overlap with yet
+      const int2 chunk = nextChunk();
       mbarWait(fullK(stage(0)), phase(0));
       turnBegin();
       wgmmaFence();
@@ -471,7 +496,7 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
       wgmmaWait<0>();
       release(emptyK(stage(0)));
       pinRegisters<NT * 4>(s);
-      softmax(0, alpha);
+      softmax(chunk, alpha);
       packP();
     }
     // Rescales O by alpha between the issue of S and of P V: the pins keep the multiplications
@@ -483,7 +508,10 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
       wgmmaFence();
       issuePV(chunk);
     };
+    // The steps it >= 1 issue S(it) and P(it-1) V(it-1) and run chunk it's softmax while P V
+    // executes (intra-warpgroup overlap).
     for (int it = 1; it < total; it++) {
+      const int2 chunk = nextChunk();
       mbarWait(fullK(stage(it)), phase(it));
       mbarWait(fullV(stage(it - 1)), phase(it - 1));
       pinRegisters<DT * 4>(o);
@@ -492,17 +520,18 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
       issueS(it);
       rescaleThenPV(it - 1);
       turnEnd(false);
-      wgmmaWait<1>();  // S(it) done; P(it-1) V(it-1) may still run during the softmax
+      wgmmaWait<1>();  // S(it) done
       release(emptyK(stage(it)));
       pinRegisters<NT * 4>(s);
-      softmax(it, alpha);
+      softmax(chunk, alpha);
+      scheduleAfter(rowSum[0] + rowSum[1]);
       wgmmaWait<0>();
       release(emptyV(stage(it - 1)));
       pinRegisters<DT * 4>(o);
       pinRegisters<NC / 4>(reinterpret_cast<float*>(&pf[0][0]));
       packP();
     }
-    if (total > 0) {
+    if (total > 0) {  // the last chunk's P V
       mbarWait(fullV(stage(total - 1)), phase(total - 1));
       turnBegin();
       rescaleThenPV(total - 1);
@@ -510,7 +539,7 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
       wgmmaWait<0>();
       release(emptyV(stage(total - 1)));  // the producer may refill it for the next item
       pinRegisters<DT * 4>(o);
-      if constexpr (kQInRegisters) pinRegisters<kWD / 4>(reinterpret_cast<float*>(&qf[0][0]));
+      pinRegisters<kWD / 4>(reinterpret_cast<float*>(&qf[0][0]));
     }
 
 #pragma unroll

@@ -140,7 +140,7 @@ const WGMMA_CASES: Array<[ParityCase, number[][], number[][]]> = [
   [tcCase('1d L4000 K100 s20 causal GQA H8/2 D128 (many work items)',
     { heads: 8, kvHeads: 2, shape: [4000], windowSize: [100], stride: [20], isCausal: [T] }, 128),
   [[128], [64]], [[128]]],
-  // A negative scale: the kernel folds |scale| into the exponent and flips the scores' sign.
+  // A negative scale: the kernel negates Q (exactly) and folds |scale| into the exponent.
   [tcCase('3d (6,10,9) K(3,4,3) s(1,2,3) scale -0.15 D128',
     { shape: [6, 10, 9], windowSize: [3, 4, 3], stride: [1, 2, 3], scale: -0.15 }, 128),
   [[4, 4, 8], [2, 4, 8]], [[2, 4, 8]]],
@@ -193,8 +193,11 @@ describeCuda('GNA wgmma forward on cuda (sm_90)', () => {
   // gna() hands the wgmma kernel Q as is (float32, original layout; the kernel casts and tiles
   // it). Against Q permuted and cast by the permute kernel first, the result must be bit-equal:
   // both round the same float32 values to bf16.
+  // The negative-scale case checks the exact negation of Q on both paths (sign flip while
+  // casting, and in place after the cp.async load).
   test.each(([[WGMMA_CASES[4][0], [8, 16], [8, 8]], [WGMMA_CASES[2][0], [2, 4, 8], [4, 4, 8]],
-    [WGMMA_CASES[3][0], [64], [128]]] as const).map(([c, qTile, kvTile]) =>
+    [WGMMA_CASES[3][0], [64], [128]], [WGMMA_CASES[6][0], [4, 4, 8], [2, 4, 8]],
+    [WGMMA_CASES[6][0], [2, 4, 8], [2, 4, 8]]] as const).map(([c, qTile, kvTile]) =>
     [c.name, c, qTile, kvTile] as const))(
     'Q in the original layout (cast fused) equals Q permuted first: %s', (_name, c, qTile, kvTile) => {
     if (!hopper()) return;
@@ -202,7 +205,8 @@ describeCuda('GNA wgmma forward on cuda (sm_90)', () => {
     const x = buildParityInputs(c);
     const info = (shape: number[]) => ({ shape, dtype: 'float32' as const });
     const problem = normalizeGnaProblem(info(x.qShape), info(x.kShape), info(x.vShape),
-      { windowSize: c.windowSize, stride: c.stride, dilation: c.dilation, isCausal: c.isCausal });
+      { windowSize: c.windowSize, stride: c.stride, dilation: c.dilation, isCausal: c.isCausal,
+        scale: c.scale });
     const buffers = deviceBuffers();
     const plans = new PlanCache(a);
     const scratch = new Scratch(a);

@@ -1,0 +1,44 @@
+/**
+ * The paper's problems as the native benchmarks run them (bench.ts, profile.ts), and their random
+ * device operands.
+ */
+import { NativeAddon } from '../../kernels/native/addon';
+import { Scratch } from '../../kernels/native/gna_launch';
+
+export interface Case {
+  name: string;
+  shape: number[];
+  window: number[];
+  stride: number[];
+  heads: number;
+  /** Fixed tile shapes {qTile, kvTile}; the chooser's when absent. */
+  tiles?: number[][];
+}
+
+export const DIM = 128;
+export const CASES: Case[] = [
+  { name: 'flux4k_gna', shape: [256, 256], window: [80, 80], stride: [16, 16], heads: 24 },
+  { name: 'flux4k_na', shape: [256, 256], window: [80, 80], stride: [1, 1], heads: 24 },
+  // NA with 128-token Q tiles (KV tiles of 128 and 64 tokens) instead of the chooser's 64/64.
+  { name: 'flux4k_na_t128', shape: [256, 256], window: [80, 80], stride: [1, 1], heads: 24,
+    tiles: [[8, 16], [8, 16]] },
+  { name: 'flux4k_na_q128', shape: [256, 256], window: [80, 80], stride: [1, 1], heads: 24,
+    tiles: [[8, 16], [8, 8]] },
+  { name: 'hunyuan_gna', shape: [30, 48, 80], window: [18, 24, 24], stride: [16, 8, 8], heads: 24 },
+  { name: 'cosmos_gna', shape: [16, 44, 80], window: [16, 32, 48], stride: [1, 8, 16], heads: 32 },
+  { name: 'flux1k_gna', shape: [64, 64], window: [32, 32], stride: [8, 8], heads: 24 },
+];
+
+/** A device buffer of `count` float32 values: a random block repeated (not zeros, not periodic
+ * on any power of two). */
+export function randomBuffer(scratch: Scratch, addon: NativeAddon, count: number): number {
+  const block = new Float32Array(1000003);
+  for (let i = 0; i < block.length; i++) block[i] = (Math.random() + Math.random() - 1) * 1.7;
+  const host = new Float32Array(count);
+  for (let at = 0; at < count; at += block.length) {
+    host.set(block.subarray(0, Math.min(block.length, count - at)), at);
+  }
+  const h = scratch.alloc(count * 4);
+  addon.upload(h, host);
+  return h;
+}
