@@ -68,7 +68,7 @@ if [ "${PROFILE:-0}" = 1 ]; then
     "$ncu" -i "$out/profile.ncu-rep" --page source --print-source sass --csv > "$out/ncu_sass.csv" 2>&1
     grep -E "==ERR|==WARNING" "$out/ncu_run.log" | head -n 5
     grep -E "Duration|SM Frequency|Compute \(SM\) Throughput|L2 Cache Throughput|Issued Ipc|Registers Per|Stall|stall" \
-      "$out/ncu.txt" | head -n 40
+      "$out/ncu.txt" | awk '!seen[$0]++' | head -n 40
     wc -l "$out/ncu_sass.csv"
   fi
 fi

@@ -75,6 +75,7 @@ __device__ inline void wgmmaRS128(float* d, const uint32_t* a, uint64_t b, int a
 // ptxas (CUDA 13.0) schedules a wait for all of a warpgroup's wgmmas at the top of its basic
 // block, which put the wait for P V before the softmax it should overlap (seen in the SASS). A
 // loop on the value (never negative, so it never runs) ends the block after the value is known.
+// A compiler that dropped the loop would cost the overlap, not correctness.
 __device__ inline void scheduleAfter(float nonNegative) {
   while (__any_sync(0xffffffffu, nonNegative < 0.f)) {
   }
