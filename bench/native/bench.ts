@@ -3,8 +3,8 @@
  * tensor-core GNA forward on the paper's problems (kernel time, the Q/K/V permute-and-cast time,
  * effective TFLOP/s, FLOP-wise and simulated bounds), with the mma.sync kernel (32 and 16 rows
  * per warp) and the Hopper wgmma kernel (sm_90 only; both schedules, persistent or not) side by
- * side, the layer as gna() runs it (casts included), and the tensor-core backward (permutes
- * included). Peers (cuDNN SDPA, FlexAttention) come from
+ * side, the layer as gna() runs it (casts included) and its two launches (the K/V cast pass and
+ * the kernel reading Q as it is), and the tensor-core backward (permutes included). Peers (cuDNN SDPA, FlexAttention) come from
  * bench/native/torch_anchors.py in the same device call. Prints a table and one JSON line.
  *   npm run bench:native [-- --quick] [-- --precision=float16] [-- --reps=N] [-- --cases=a,b]
  */
@@ -85,28 +85,35 @@ function runCase(addon: NativeAddon, plans: PlanCache, c: Case, copyTBps: number
     const p = allocPermuted(scratch, problem, permutedQ);
     const permuteMs = timeMs(addon, () => permuteOperands(addon, problem, permutedQ, q, k, v, p));
     const launch = (rows: 16 | 32, code: number, schedule: WgmmaSchedule = 'pingpong',
-                    persistent = false) => () => addon.gnaForwardTiled(tiled.plan.id,
-      shapeDesc(problem), tiled.elem, p.q!, p.k, p.v, out, lse, rows, code,
-      WGMMA_SCHEDULE_CODES[schedule], persistent);
+                    persistent = false, qNatural = false) => () => addon.gnaForwardTiled(
+      tiled.plan.id, shapeDesc(problem), tiled.elem, qNatural ? q : p.q!, p.k, p.v, out, lse, rows,
+      code, WGMMA_SCHEDULE_CODES[schedule], persistent, qNatural);
     const kernel16Ms = timeMs(addon, launch(16, TC_KERNEL_CODES.mma));
     const kernelMs = timeMs(addon, launch(32, TC_KERNEL_CODES.mma));
     // The Hopper wgmma kernel where it applies (sm_90, bf16, head dim 128), else NaN: both
-    // schedules, one CTA per item and persistent, timed in interleaved rounds; the default
-    // (per-problem schedule, one CTA per item) and its largest difference from the mma.sync
-    // output over the first 4M values.
+    // schedules, one CTA per item and persistent, on permuted Q, and the default schedule on
+    // float32 Q in the original layout (what gna() launches after the K/V cast: `natural`), with
+    // the K/V cast pass itself, all timed in interleaved rounds; the default (per-problem
+    // schedule, one CTA per item) and its largest difference from the mma.sync output over the
+    // first 4M values.
     const head = new Float32Array(Math.min(1 << 22, count));
     const tail = new Float32Array(head.length);
     addon.download(out, head);
     const wgmma: Record<string, number> = {};
     let wgmmaDiff = NaN;
     try {
-      const configs = (['pingpong', 'cooperative'] as const).flatMap((schedule) =>
-        [false, true].map((persistent) => [schedule, persistent] as const));
-      const ms = timeInterleavedMs(addon, configs.map(([schedule, persistent]) =>
-        launch(32, TC_KERNEL_CODES.wgmma, schedule, persistent)));
-      configs.forEach(([schedule, persistent], i) => {
-        wgmma[`${schedule}${persistent ? '+persistent' : ''}`] = ms[i];
-      });
+      const configs: Array<[string, () => void]> = (['pingpong', 'cooperative'] as const)
+        .flatMap((schedule) => [false, true].map((persistent): [string, () => void] => [
+          `${schedule}${persistent ? '+persistent' : ''}`,
+          launch(32, TC_KERNEL_CODES.wgmma, schedule, persistent)]));
+      const castKv = { ...tiled, qNatural: true };
+      const pKv = allocPermuted(scratch, problem, castKv);
+      configs.push(
+        ['natural', launch(32, TC_KERNEL_CODES.wgmma, tiled.wgmmaSchedule, false, true)],
+        ['natural+persistent', launch(32, TC_KERNEL_CODES.wgmma, tiled.wgmmaSchedule, true, true)],
+        ['castKv', () => permuteOperands(addon, problem, castKv, q, k, v, pKv)]);
+      const ms = timeInterleavedMs(addon, configs.map(([, fn]) => fn));
+      configs.forEach(([name], i) => { wgmma[name] = ms[i]; });
       launch(32, TC_KERNEL_CODES.wgmma, tiled.wgmmaSchedule)();
       addon.download(out, tail);
       wgmmaDiff = head.reduce((m, x, i) => Math.max(m, Math.abs(x - tail[i])), 0);
@@ -149,6 +156,9 @@ function runCase(addon: NativeAddon, plans: PlanCache, c: Case, copyTBps: number
       wgmma_coop_ms: wgmma.cooperative ?? NaN,
       wgmma_pp_persist_ms: wgmma['pingpong+persistent'] ?? NaN,
       wgmma_coop_persist_ms: wgmma['cooperative+persistent'] ?? NaN,
+      natural_ms: wgmma.natural ?? NaN,
+      natural_persist_ms: wgmma['natural+persistent'] ?? NaN,
+      cast_kv_ms: wgmma.castKv ?? NaN,
       TFLOPs_wgmma: flops / wgmmaMs / 1e9,
       layer_ms: layerMs,
       TFLOPs_layer: flops / layerMs / 1e9,

@@ -39,6 +39,7 @@ struct Params {
   int batchGroups;  // batch x dilation groups
   bool pingpong;  // wgmma kernel, 128-token Q tiles: pingpong schedule (else cooperative)
   bool qNatural;  // wgmma kernel: q is float32 in the original layout (else permuted, T)
+  int resident;   // wgmma kernel: CTAs resident at once (the Q prefetch distance, in items)
 };
 
 // The fields the forward and backward parameter blocks (Params, BwdParams) share, from the

@@ -4,12 +4,14 @@
 // list, in chunks of NC keys (128, or 64 for 64-token KV tiles and for 64-token Q tiles, whose
 // CTAs run two per SM). Warpgroups FlashAttention-3 style:
 // - one producer thread streams K/V chunks into a two-stage ring with TMA (128B-swizzled boxes,
-//   full/empty mbarriers per stage), its warpgroup giving its registers to the consumers;
+//   full/empty mbarriers per stage; K one chunk ahead of V), its warpgroup giving its registers
+//   to the consumers;
 // - BQ / 64 consumer warpgroups of 64 query rows each, Q held in registers: S = Q K^T is an RS
 //   wgmma (K K-major in shared memory, read through a matrix descriptor), O += P V an RS wgmma
 //   (P converted in registers from the S accumulators, whose fragment layout is mma.sync's; V
 //   MN-major). Each step issues S(it), rescales O while it runs, issues P(it-1) V(it-1) and
 //   runs the softmax of chunk it while the P V wgmma still executes (intra-warpgroup overlap).
+// The consumers start fetching a later item's Q rows into L2 while their first S runs.
 // Partial tiles are masked with the guard-bit window test (gna_tc.cuh: tileWindow, sees); the
 // online softmax is gna_tc.cuh's, with the scale folded into the exponent's FMA.
 #include "gna_wgmma.h"
@@ -183,6 +185,11 @@ __device__ inline void negateOwnSw128(unsigned char* tile) {
   }
 }
 
+// Starts fetching `bytes` at `src` into L2 (no destination, nothing to wait for).
+__device__ inline void prefetchL2(const void* src, uint32_t bytes) {
+  asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;\n" ::"l"(src), "r"(bytes) : "memory");
+}
+
 __device__ inline void mbarInit(uint32_t bar, int count) {
   asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
 }
@@ -219,11 +226,16 @@ struct WorkItem {
   int qTile, h, bg, first, total;
 };
 
-template <int NC> __device__ inline WorkItem workItem(const Params& p, int w) {
-  WorkItem t;
+__device__ inline WorkItem itemCoords(const Params& p, int w) {
+  WorkItem t{};
   t.qTile = w % p.qTiles;
   t.h = (w / p.qTiles) % p.heads;
   t.bg = w / (p.qTiles * p.heads);
+  return t;
+}
+
+template <int NC> __device__ inline WorkItem workItem(const Params& p, int w) {
+  WorkItem t = itemCoords(p, w);
   const int row = (t.bg % p.groups) * p.qTiles + t.qTile;
   t.first = p.tileRanges[row];
   t.total = (p.tileRanges[row + 1] - t.first) * (p.kvVolume / NC);
@@ -284,26 +296,34 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
   if (warp >= kConsumers / 32) {  // producer warpgroup: one thread streams K/V chunks with TMA
     asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\n" ::: "memory");
     if (warp == kConsumers / 32 && lane == 0) {
-      int n = 0;
+      // Ring slot n: wait for the release of its previous use (slot n - 2), then load both
+      // column halves of the chunk at permuted KV row `row`, KV head `hk`.
+      auto load = [&](const CUtensorMap* map, unsigned char* ring, uint32_t full, uint32_t empty,
+                      int n, int hk, int row) {
+        if (n >= 2) mbarWait(empty, ((n >> 1) & 1) ^ 1);
+        mbarExpectTx(full, kChunkBytes);
+        tmaLoad(ring + (n & 1) * kChunkBytes, map, hk * kWD, row, full);
+        tmaLoad(ring + (n & 1) * kChunkBytes + NC * 128, map, hk * kWD + 64, row, full);
+      };
+      // Order K(0), K(1), V(0), K(2), V(1), ...: K(n + 1) and V(n) are both first read in step
+      // n + 1, and K's slot is released half a step before V's, so K no longer waits behind V.
+      int n = 0, lastHk = 0, lastRow = 0;
+      auto loadLastV = [&] { load(&tmV, sV, fullV((n - 1) & 1), emptyV((n - 1) & 1), n - 1, lastHk,
+                                  lastRow); };
       for (int w = blockIdx.x; w < items; w += gridDim.x) {
         const WorkItem t = workItem<NC>(p, w);
         const int hk = t.h / (p.heads / p.kvHeads);
         const int rowBaseKv = t.bg * (int)p.kvSeq;
         for (int it = 0; it < t.total; it++, n++) {
-          const int st = n & 1;
-          const uint32_t released = ((n >> 1) & 1) ^ 1;  // phase of the previous use's release
           const int tile = p.entries[t.first + it / chunksPerTile] & 0x7fffffff;
           const int row = rowBaseKv + tile * p.kvVolume + (it % chunksPerTile) * NC;
-          if (n >= 2) mbarWait(emptyK(st), released);
-          mbarExpectTx(fullK(st), kChunkBytes);
-          tmaLoad(sK + st * kChunkBytes, &tmK, hk * kWD, row, fullK(st));
-          tmaLoad(sK + st * kChunkBytes + NC * 128, &tmK, hk * kWD + 64, row, fullK(st));
-          if (n >= 2) mbarWait(emptyV(st), released);
-          mbarExpectTx(fullV(st), kChunkBytes);
-          tmaLoad(sV + st * kChunkBytes, &tmV, hk * kWD, row, fullV(st));
-          tmaLoad(sV + st * kChunkBytes + NC * 128, &tmV, hk * kWD + 64, row, fullV(st));
+          load(&tmK, sK, fullK(n & 1), emptyK(n & 1), n, hk, row);
+          if (n > 0) loadLastV();
+          lastHk = hk;
+          lastRow = row;
         }
       }
+      if (n > 0) loadLastV();
     }
     return;
   }
@@ -353,6 +373,25 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
   // raw products; with a negative scale Q enters negated (exact in bf16), so S is -Q K^T.
   const float scaleLog2 = fabsf(p.scaleLog2);
   const bool negateQ = p.scaleLog2 < 0.f;
+  // Starts fetching into L2 the Q rows of the work item p.resident after item w: a CTA starts
+  // it when one of the resident ones finishes (the next item of this CTA when persistent), and
+  // its prologue's Q load then waits for L2, not for device memory. One row per consumer thread.
+  auto prefetchQ = [&](int w) {
+    if (w < items - p.resident && threadIdx.x < BQ) {
+      const WorkItem n = itemCoords(p, w + p.resident);
+      const int r = threadIdx.x;
+      if (p.qNatural) {
+        int dg[kMaxRank];
+        groupCoords(n.bg % p.groups, p.rank, p.dilation, dg);
+        const long long row = naturalRow(p, n.bg, n.qTile, r, dg);
+        const float* q = static_cast<const float*>(p.q);
+        if (row >= 0) prefetchL2(q + (row * p.heads + n.h) * kWD, kWD * 4);
+      } else {
+        const long long row = (long long)n.bg * p.qSeq + (long long)n.qTile * BQ + r;
+        prefetchL2(static_cast<const T*>(p.q) + (row * p.heads + n.h) * kWD, kWD * 2);
+      }
+    }
+  };
   // Mask and exponentiate the chunk at walk position `chunk` (its plan entry: KV tile, high bit
   // set where the fine mask applies; its first key within the tile) in place; returns the O
   // rescale factors in alpha.
@@ -494,6 +533,7 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
       wgmmaFence();
       issueS(0);
       turnEnd(false);
+      prefetchQ(w);  // while S(0) runs
       wgmmaWait<0>();
       release(emptyK(stage(0)));
       pinRegisters<NT * 4>(s);
@@ -609,18 +649,17 @@ Status launchWgmma(const Params& p, bool persistent) {
   if (!st.ok) return st;
   const long long items = (long long)p.qTiles * p.heads * p.batchGroups;
   if (items > INT32_MAX) return Status::Fail("GNA wgmma forward: more than 2^31 work items");
-  long long ctas = items;
-  if (persistent) {
-    int device = 0, sms = 0;
-    st = cudaStatus(cudaGetDevice(&device), "cudaGetDevice");
-    if (st.ok) {
-      st = cudaStatus(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device),
-                      "cudaDeviceGetAttribute (multiprocessor count)");
-    }
-    if (!st.ok) return st;
-    ctas = std::min(items, (long long)sms * ctasPerSm<BQ>());
+  int device = 0, sms = 0;
+  st = cudaStatus(cudaGetDevice(&device), "cudaGetDevice");
+  if (st.ok) {
+    st = cudaStatus(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device),
+                    "cudaDeviceGetAttribute (multiprocessor count)");
   }
-  wgmmaForwardKernel<BQ, NC><<<(unsigned)ctas, consumersFor<BQ>() + 128, smem>>>(p, tmK, tmV);
+  if (!st.ok) return st;
+  Params launch = p;
+  launch.resident = sms * ctasPerSm<BQ>();
+  const long long ctas = persistent ? std::min(items, (long long)launch.resident) : items;
+  wgmmaForwardKernel<BQ, NC><<<(unsigned)ctas, consumersFor<BQ>() + 128, smem>>>(launch, tmK, tmV);
   return lastLaunchStatus("GNA forward (wgmma, TMA)");
 }
 
