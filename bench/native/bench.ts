@@ -4,8 +4,9 @@
  * effective TFLOP/s, FLOP-wise and simulated bounds), with the mma.sync kernel (32 and 16 rows
  * per warp) and the Hopper wgmma kernel (sm_90 only; both schedules, persistent or not) side by
  * side, the layer as gna() runs it (casts included) and its two launches (the K/V cast pass and
- * the kernel reading Q as it is), and the tensor-core backward (permutes included). Peers (cuDNN SDPA, FlexAttention) come from
- * bench/native/torch_anchors.py in the same device call. Prints a table and one JSON line.
+ * the kernel reading Q as it is), and the tensor-core backward (permutes included). Peers
+ * (cuDNN SDPA, FlexAttention) come from bench/native/torch_anchors.py in the same device call.
+ * Prints a table and one JSON line.
  *   npm run bench:native [-- --quick] [-- --precision=float16] [-- --reps=N] [-- --cases=a,b]
  */
 import { normalizeGnaProblem } from '../../src';
@@ -106,12 +107,12 @@ function runCase(addon: NativeAddon, plans: PlanCache, c: Case, copyTBps: number
         .flatMap((schedule) => [false, true].map((persistent): [string, () => void] => [
           `${schedule}${persistent ? '+persistent' : ''}`,
           launch(32, TC_KERNEL_CODES.wgmma, schedule, persistent)]));
+      // The K/V cast as gna() runs it, into the K/V buffers above (same tiling, same values).
       const castKv = { ...tiled, qNatural: true };
-      const pKv = allocPermuted(scratch, problem, castKv);
       configs.push(
         ['natural', launch(32, TC_KERNEL_CODES.wgmma, tiled.wgmmaSchedule, false, true)],
         ['natural+persistent', launch(32, TC_KERNEL_CODES.wgmma, tiled.wgmmaSchedule, true, true)],
-        ['castKv', () => permuteOperands(addon, problem, castKv, q, k, v, pKv)]);
+        ['castKv', () => permuteOperands(addon, problem, castKv, q, k, v, { k: p.k, v: p.v })]);
       const ms = timeInterleavedMs(addon, configs.map(([, fn]) => fn));
       configs.forEach(([name], i) => { wgmma[name] = ms[i]; });
       launch(32, TC_KERNEL_CODES.wgmma, tiled.wgmmaSchedule)();

@@ -140,14 +140,19 @@ __device__ inline void loadSw128(unsigned char* dst, const __nv_bfloat16* src, l
   }
 }
 
+// Head h of token row `row` (batch * tokens + token) of float32 Q in the original layout.
+__device__ inline const float* naturalQRow(const Params& p, long long row, int h) {
+  return static_cast<const float*>(p.q) + (row * p.heads + h) * kWD;
+}
+
 // Q tile rows from float32 Q in the original layout ([tokens][heads][128], row `rows[r]`, zeros
 // where it is -1), converted to bf16 into the swizzled tile: the permute-and-cast pass that the
 // K/V operands need is fused here for Q, which every CTA reads exactly once. All of a thread's
 // loads are issued before the first conversion, so their latencies overlap. `sign` (0 or
 // 0x80008000) flips the sign bit of every bf16 value: an exact negation.
 template <int ROWS, int THREADS>
-__device__ inline void loadNaturalQ(unsigned char* dst, const float* q, const long long* rows,
-                                    int heads, int h, uint32_t sign) {
+__device__ inline void loadNaturalQ(unsigned char* dst, const Params& p, const long long* rows,
+                                    int h, uint32_t sign) {
   static_assert(ROWS * 16 % THREADS == 0, "whole 16-byte chunks per thread");
   constexpr int kPer = ROWS * 16 / THREADS;
   float4 v[kPer][2];
@@ -158,8 +163,7 @@ __device__ inline void loadNaturalQ(unsigned char* dst, const float* q, const lo
     const float4 zero = make_float4(0.f, 0.f, 0.f, 0.f);
     v[j][0] = v[j][1] = zero;
     if (row >= 0) {
-      const float* rowQ = q + (row * heads + h) * kWD;
-      const float4* src = reinterpret_cast<const float4*>(rowQ + (i & 15) * 8);
+      const float4* src = reinterpret_cast<const float4*>(naturalQRow(p, row, h) + (i & 15) * 8);
       v[j][0] = __ldg(src);
       v[j][1] = __ldg(src + 1);
     }
@@ -232,6 +236,13 @@ __device__ inline WorkItem itemCoords(const Params& p, int w) {
   t.h = (w / p.qTiles) % p.heads;
   t.bg = w / (p.qTiles * p.heads);
   return t;
+}
+
+// Row r of work item t's Q tile in bf16 Q permuted beforehand (Q tiles of BQ rows).
+template <int BQ>
+__device__ inline const __nv_bfloat16* permutedQRow(const Params& p, const WorkItem& t, int r) {
+  const long long row = (long long)t.bg * p.qSeq + (long long)t.qTile * BQ + r;
+  return static_cast<const __nv_bfloat16*>(p.q) + (row * p.heads + t.h) * kWD;
 }
 
 template <int NC> __device__ inline WorkItem workItem(const Params& p, int w) {
@@ -384,11 +395,9 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
         int dg[kMaxRank];
         groupCoords(n.bg % p.groups, p.rank, p.dilation, dg);
         const long long row = naturalRow(p, n.bg, n.qTile, r, dg);
-        const float* q = static_cast<const float*>(p.q);
-        if (row >= 0) prefetchL2(q + (row * p.heads + n.h) * kWD, kWD * 4);
+        if (row >= 0) prefetchL2(naturalQRow(p, row, n.h), kWD * 4);
       } else {
-        const long long row = (long long)n.bg * p.qSeq + (long long)n.qTile * BQ + r;
-        prefetchL2(static_cast<const T*>(p.q) + (row * p.heads + n.h) * kWD, kWD * 2);
+        prefetchL2(permutedQRow<BQ>(p, n, r), kWD * 2);
       }
     }
   };
@@ -468,12 +477,9 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
     }
     if (p.qNatural) {
       namedBarSync<3>(kConsumers);  // sRow complete
-      loadNaturalQ<BQ, kConsumers>(sQ, static_cast<const float*>(p.q), sRow, p.heads, t.h,
-                                   negateQ ? 0x80008000u : 0u);
+      loadNaturalQ<BQ, kConsumers>(sQ, p, sRow, t.h, negateQ ? 0x80008000u : 0u);
     } else {
-      const T* gQ = static_cast<const T*>(p.q) +
-                    (((long long)t.bg * p.qSeq + (long long)t.qTile * BQ) * p.heads + t.h) * kWD;
-      loadSw128<BQ, kConsumers>(sQ, gQ, qStride);
+      loadSw128<BQ, kConsumers>(sQ, permutedQRow<BQ>(p, t, 0), qStride);
       cpAsyncCommit();
     }
     {
