@@ -24,6 +24,10 @@ export const CASES: Case[] = [
     tiles: [[8, 16], [8, 16]] },
   { name: 'flux4k_na_q128', shape: [256, 256], window: [80, 80], stride: [1, 1], heads: 24,
     tiles: [[8, 16], [8, 8]] },
+  // FLUX-4K GNA with NA's 64/64 tiles: every visit dense, so against flux4k_na it separates
+  // the fine mask's cost from the 64-token tiles'.
+  { name: 'flux4k_gna_t64', shape: [256, 256], window: [80, 80], stride: [16, 16], heads: 24,
+    tiles: [[8, 8], [8, 8]] },
   { name: 'hunyuan_gna', shape: [30, 48, 80], window: [18, 24, 24], stride: [16, 8, 8], heads: 24 },
   { name: 'cosmos_gna', shape: [16, 44, 80], window: [16, 32, 48], stride: [1, 8, 16], heads: 32 },
   { name: 'flux1k_gna', shape: [64, 64], window: [32, 32], stride: [8, 8], heads: 24 },

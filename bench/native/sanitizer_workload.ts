@@ -51,6 +51,12 @@ const VARIANTS: Array<[string, CudaGnaOptions]> = [
   ['bf16 wgmma, 128-token Q tiles, pingpong, one CTA per item', { precision: 'bfloat16',
     kernel: 'wgmma', wgmmaSchedule: 'pingpong', persistent: false,
     tileShapes: { qTile: [8, 16], kvTile: [8, 16] } }],
+  ['bf16 wgmma, 128-token Q tiles over 64-token KV tiles (four-stage ring), persistent', {
+    precision: 'bfloat16', kernel: 'wgmma', wgmmaSchedule: 'cooperative', persistent: true,
+    tileShapes: { qTile: [8, 16], kvTile: [8, 8] } }],
+  ['bf16 wgmma, 128-token Q tiles over 64-token KV tiles (four-stage ring), one CTA per item', {
+    precision: 'bfloat16', kernel: 'wgmma', wgmmaSchedule: 'cooperative', persistent: false,
+    tileShapes: { qTile: [8, 16], kvTile: [8, 8] } }],
   ['bf16 wgmma, 64-token Q tiles, persistent', { precision: 'bfloat16', kernel: 'wgmma',
     persistent: true, tileShapes: { qTile: [8, 8], kvTile: [8, 8] } }],
 ];

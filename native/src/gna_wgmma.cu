@@ -3,14 +3,16 @@
 // owns one Q tile of BQ = 128 or 64 tokens of one (batch*group, head) and walks the same KV tile
 // list, in chunks of NC keys (128, or 64 for 64-token KV tiles and for 64-token Q tiles, whose
 // CTAs run two per SM). Warpgroups FlashAttention-3 style:
-// - one producer thread streams K/V chunks into a two-stage ring with TMA (128B-swizzled boxes,
-//   full/empty mbarriers per stage; K one chunk ahead of V), its warpgroup giving its registers
-//   to the consumers;
+// - one producer thread streams K/V chunks into a ring of two or four stages with TMA
+//   (128B-swizzled boxes, full/empty mbarriers per stage; K one chunk ahead of V), its warpgroup
+//   giving its registers to the consumers;
 // - BQ / 64 consumer warpgroups of 64 query rows each, Q held in registers: S = Q K^T is an RS
 //   wgmma (K K-major in shared memory, read through a matrix descriptor), O += P V an RS wgmma
 //   (P converted in registers from the S accumulators, whose fragment layout is mma.sync's; V
 //   MN-major). Each step issues S(it), rescales O while it runs, issues P(it-1) V(it-1) and
 //   runs the softmax of chunk it while the P V wgmma still executes (intra-warpgroup overlap).
+//   A row's running maximum moves only where a chunk's exceeds it by more than 8 (log2 units:
+//   weights up to 2^8; conditional rescaling), so most steps skip the rescale of O.
 // The consumers start fetching a later item's Q rows into L2 while their first S runs.
 // Partial tiles are masked with the guard-bit window test (gna_tc.cuh: tileWindow, sees); the
 // online softmax is gna_tc.cuh's, with the scale folded into the exponent's FMA.
@@ -40,6 +42,15 @@ template <int BQ> __host__ __device__ constexpr int ctasPerSm() { return BQ == 6
 // Consumer registers after setmaxnreg: the launch's share (65536 / threads / CTAs per SM, 168 or
 // 128) moves from the producer warpgroup (down to 24) to the consumers.
 template <int BQ> __host__ __device__ constexpr int consumerRegisters() { return BQ == 64 ? 232 : 240; }
+// K/V ring stages: 64-key chunks for a 128-row tile take half the time of 128-key ones, so four
+// stages keep as many keys in flight (160 KB of shared memory with the Q tile); two 64-row CTAs
+// per SM already keep two rings each.
+template <int BQ, int NC> __host__ __device__ constexpr int stagesFor() {
+  return BQ == 128 && NC == 64 ? 4 : 2;
+}
+// Ring stage and phase parity of ring slot n (S a power of two).
+template <int S> __device__ inline int ringStage(int n) { return (unsigned)n % S; }
+template <int S> __device__ inline uint32_t ringPhase(int n) { return ((unsigned)n / S) & 1; }
 
 #ifdef GNA_WGMMA_DEVICE
 // Accumulator operand lists of the wgmma wrappers: N float registers d[0..N), read and written.
@@ -189,6 +200,11 @@ __device__ inline void negateOwnSw128(unsigned char* tile) {
   }
 }
 
+// How far (log2 units) a chunk's row maximum may exceed the running one before the latter moves
+// (FlashAttention-4's conditional rescaling): the exponentials then stay below 2^8, harmless in
+// float32 sums and bf16 P, and most steps skip the rescale of O.
+constexpr float kRescaleSlack = 8.f;
+
 // Starts fetching `bytes` at `src` into L2 (no destination, nothing to wait for).
 __device__ inline void prefetchL2(const void* src, uint32_t bytes) {
   asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;\n" ::"l"(src), "r"(bytes) : "memory");
@@ -256,7 +272,7 @@ template <int NC> __device__ inline WorkItem workItem(const Params& p, int w) {
 // A CTA runs work items blockIdx.x, blockIdx.x + gridDim.x, ...: one each when the grid covers
 // them all, several when persistent (grid = CTAs resident at once), the producer streaming the
 // next item's K/V while the consumers finish the current one. Ring slot n (counted over all of
-// the CTA's items) is stage n % 2; in step it the consumers read K(it) and V(it - 1).
+// the CTA's items) is stage n % S; in step it the consumers read K(it) and V(it - 1).
 template <int BQ, int NC>
 __global__ void __launch_bounds__(consumersFor<BQ>() + 128, ctasPerSm<BQ>())
 wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
@@ -267,23 +283,24 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
   constexpr int DT = kWD / 8;
   constexpr int kConsumers = consumersFor<BQ>();
   constexpr int kQBytes = BQ * kWD * 2, kChunkBytes = NC * kWD * 2;
+  constexpr int S = stagesFor<BQ, NC>();
   extern __shared__ unsigned char smemRaw[];
   unsigned char* smem = reinterpret_cast<unsigned char*>(
       (reinterpret_cast<uintptr_t>(smemRaw) + 1023) & ~uintptr_t(1023));
   unsigned char* sQ = smem;
   unsigned char* sK = sQ + kQBytes;
-  unsigned char* sV = sK + 2 * kChunkBytes;
-  int* sKvOff = reinterpret_cast<int*>(sV + 2 * kChunkBytes);
+  unsigned char* sV = sK + S * kChunkBytes;
+  int* sKvOff = reinterpret_cast<int*>(sV + S * kChunkBytes);
   int2* sWin = reinterpret_cast<int2*>(sKvOff + p.kvVolume);
-  // mbarriers: fullK[2], fullV[2] (TMA bytes landed), emptyK[2], emptyV[2] (consumers done).
+  // mbarriers: fullK[S], fullV[S] (TMA bytes landed), emptyK[S], emptyV[S] (consumers done).
   unsigned char* sBars = reinterpret_cast<unsigned char*>(sWin + BQ * kMaxRank);
   const uint32_t bars = smemAddr(sBars);
   // Row of the original layout per Q tile row (-1: tile padding), for the Q load and the output.
-  long long* sRow = reinterpret_cast<long long*>(sBars + 64);
+  long long* sRow = reinterpret_cast<long long*>(sBars + 32 * S);
   auto fullK = [&](int st) { return bars + 8 * st; };
-  auto fullV = [&](int st) { return bars + 16 + 8 * st; };
-  auto emptyK = [&](int st) { return bars + 32 + 8 * st; };
-  auto emptyV = [&](int st) { return bars + 48 + 8 * st; };
+  auto fullV = [&](int st) { return bars + 8 * (S + st); };
+  auto emptyK = [&](int st) { return bars + 8 * (2 * S + st); };
+  auto emptyV = [&](int st) { return bars + 8 * (3 * S + st); };
 
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int wg = warp / 4;
@@ -293,9 +310,9 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
   const int items = p.qTiles * p.heads * p.batchGroups;
 
   if (threadIdx.x == kConsumers) {
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 2 * S; i++) {
       mbarInit(bars + 8 * i, 1);
-      mbarInit(bars + 32 + 8 * i, kConsumers / 32);  // one release per consumer warp
+      mbarInit(bars + 8 * (2 * S + i), kConsumers / 32);  // one release per consumer warp
     }
     fenceProxyAsync();  // barrier initialisation visible to the TMA unit
   }
@@ -307,20 +324,22 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
   if (warp >= kConsumers / 32) {  // producer warpgroup: one thread streams K/V chunks with TMA
     asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\n" ::: "memory");
     if (warp == kConsumers / 32 && lane == 0) {
-      // Ring slot n: wait for the release of its previous use (slot n - 2), then load both
+      // Ring slot n: wait for the release of its previous use (slot n - S), then load both
       // column halves of the chunk at permuted KV row `row`, KV head `hk`.
       auto load = [&](const CUtensorMap* map, unsigned char* ring, uint32_t full, uint32_t empty,
                       int n, int hk, int row) {
-        if (n >= 2) mbarWait(empty, ((n >> 1) & 1) ^ 1);
+        if (n >= S) mbarWait(empty, ringPhase<S>(n) ^ 1);
         mbarExpectTx(full, kChunkBytes);
-        tmaLoad(ring + (n & 1) * kChunkBytes, map, hk * kWD, row, full);
-        tmaLoad(ring + (n & 1) * kChunkBytes + NC * 128, map, hk * kWD + 64, row, full);
+        tmaLoad(ring + ringStage<S>(n) * kChunkBytes, map, hk * kWD, row, full);
+        tmaLoad(ring + ringStage<S>(n) * kChunkBytes + NC * 128, map, hk * kWD + 64, row, full);
       };
       // Order K(0), K(1), V(0), K(2), V(1), ...: K(n + 1) and V(n) are both first read in step
       // n + 1, and K's slot is released half a step before V's, so K no longer waits behind V.
       int n = 0, lastHk = 0, lastRow = 0;
-      auto loadLastV = [&] { load(&tmV, sV, fullV((n - 1) & 1), emptyV((n - 1) & 1), n - 1, lastHk,
-                                  lastRow); };
+      auto loadLastV = [&] {
+        load(&tmV, sV, fullV(ringStage<S>(n - 1)), emptyV(ringStage<S>(n - 1)), n - 1, lastHk,
+             lastRow);
+      };
       for (int w = blockIdx.x; w < items; w += gridDim.x) {
         const WorkItem t = workItem<NC>(p, w);
         const int hk = t.h / (p.heads / p.kvHeads);
@@ -328,7 +347,7 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
         for (int it = 0; it < t.total; it++, n++) {
           const int tile = p.entries[t.first + it / chunksPerTile] & 0x7fffffff;
           const int row = rowBaseKv + tile * p.kvVolume + (it % chunksPerTile) * NC;
-          load(&tmK, sK, fullK(n & 1), emptyK(n & 1), n, hk, row);
+          load(&tmK, sK, fullK(ringStage<S>(n)), emptyK(ringStage<S>(n)), n, hk, row);
           if (n > 0) loadLastV();
           lastHk = hk;
           lastRow = row;
@@ -347,8 +366,8 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
   uint32_t pf[NC / 16][4];  // P of the previous chunk, bf16 A fragments
   WorkItem t{};
   int base = 0;  // ring slots of the CTA's earlier items
-  auto stage = [&](int it) { return (base + it) & 1; };
-  auto phase = [&](int it) { return (uint32_t)((base + it) >> 1) & 1; };
+  auto stage = [&](int it) { return ringStage<S>(base + it); };
+  auto phase = [&](int it) { return ringPhase<S>(base + it); };
 
   auto issuePV = [&](int chunk) {
     const uint64_t v = descriptor(smemAddr(sV + stage(chunk) * kChunkBytes), NC * 128, 1024);
@@ -383,6 +402,7 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
   // Scores enter the exponent as one FMA, s * |scale| - max, so the row maximum is taken over the
   // raw products; with a negative scale Q enters negated (exact in bf16), so S is -Q K^T.
   const float scaleLog2 = fabsf(p.scaleLog2);
+  bool rescaleO = true;  // whether this warp's O rows owe a rescale (by alpha) before the next P V
   const bool negateQ = p.scaleLog2 < 0.f;
   // Starts fetching into L2 the Q rows of the work item p.resident after item w: a CTA starts
   // it when one of the resident ones finishes (the next item of this CTA when persistent), and
@@ -427,24 +447,33 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
     }
 #pragma unroll
     for (int rr = 0; rr < 2; rr++) {
-      float mx = -INFINITY;
+      // Four partial maxima (sums below): dependent chains a quarter as long.
+      float part[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
 #pragma unroll
-      for (int i = 0; i < NT; i++) mx = fmaxf(mx, fmaxf(s[4 * i + 2 * rr], s[4 * i + 2 * rr + 1]));
+      for (int i = 0; i < NT; i++) {
+        part[i % 4] = fmaxf(part[i % 4], fmaxf(s[4 * i + 2 * rr], s[4 * i + 2 * rr + 1]));
+      }
+      float mx = fmaxf(fmaxf(part[0], part[1]), fmaxf(part[2], part[3]));
       mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
       mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-      const float mNew = fmaxf(rowMax[rr], mx * scaleLog2);
+      // The running maximum moves only where the chunk's exceeds it by more than kRescaleSlack,
+      // so that most steps leave it, and with it O, unchanged.
+      const float mChunk = mx * scaleLog2;
+      const float mNew = mChunk > rowMax[rr] + kRescaleSlack ? mChunk : rowMax[rr];
       const float mUse = mNew == -INFINITY ? 0.f : mNew;  // rows with nothing visible yet
-      alpha[rr] = exp2Ftz(rowMax[rr] - mUse);
-      float sum = 0.f;
+      alpha[rr] = mNew == rowMax[rr] ? 1.f : exp2Ftz(rowMax[rr] - mUse);
+      part[0] = part[1] = part[2] = part[3] = 0.f;
 #pragma unroll
       for (int i = 0; i < NT; i++) {
         s[4 * i + 2 * rr] = exp2Ftz(fmaf(s[4 * i + 2 * rr], scaleLog2, -mUse));
         s[4 * i + 2 * rr + 1] = exp2Ftz(fmaf(s[4 * i + 2 * rr + 1], scaleLog2, -mUse));
-        sum += s[4 * i + 2 * rr] + s[4 * i + 2 * rr + 1];
+        part[i % 4] += s[4 * i + 2 * rr] + s[4 * i + 2 * rr + 1];
       }
-      rowSum[rr] = rowSum[rr] * alpha[rr] + sum;
+      rowSum[rr] = rowSum[rr] * alpha[rr] + ((part[0] + part[1]) + (part[2] + part[3]));
       rowMax[rr] = mNew;
     }
+    // O's rescale is skipped by warps none of whose rows moved their maximum.
+    rescaleO = __any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f);
   };
   auto rescale = [&](const float* alpha) {
 #pragma unroll
@@ -550,7 +579,7 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
     // after the S issue (overlapping it) and before the fence that P V's accumulators need.
     auto rescaleThenPV = [&](int chunk) {
       pinRegisters<DT * 4>(o);
-      rescale(alpha);
+      if (rescaleO) rescale(alpha);
       pinRegisters<DT * 4>(o);
       wgmmaFence();
       issuePV(chunk);
@@ -641,14 +670,15 @@ Status encodeKvMap(CUtensorMap* map, const void* base, long long rows, int kvHea
 
 template <int BQ, int NC>
 Status launchWgmma(const Params& p, bool persistent) {
+  constexpr int S = stagesFor<BQ, NC>();
   const long long rows = (long long)p.batchGroups * p.kvSeq;
   if (rows > INT32_MAX) return Status::Fail("GNA wgmma forward: more than 2^31 permuted KV rows");
   CUtensorMap tmK, tmV;
   Status st = encodeKvMap(&tmK, p.k, rows, p.kvHeads, NC);
   if (st.ok) st = encodeKvMap(&tmV, p.v, rows, p.kvHeads, NC);
   if (!st.ok) return st;
-  const size_t smem = 1024 + (size_t)(BQ + 4 * NC) * kWD * 2 + p.kvVolume * sizeof(int) +
-                      BQ * kMaxRank * sizeof(int2) + 8 * 8 + BQ * sizeof(long long);
+  const size_t smem = 1024 + (size_t)(BQ + 2 * S * NC) * kWD * 2 + p.kvVolume * sizeof(int) +
+                      BQ * kMaxRank * sizeof(int2) + 32 * S + BQ * sizeof(long long);
   st = cudaStatus(cudaFuncSetAttribute(wgmmaForwardKernel<BQ, NC>,
                                        cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem),
                   "cudaFuncSetAttribute (GNA wgmma forward shared memory)");

@@ -8,7 +8,8 @@
  *   perfectly block-sparse problems; the mma.sync kernel, and on sm_90 devices the Hopper wgmma
  *   kernel (bfloat16, head dim 128, 128- and 64-token Q tiles, 64- and 128-token KV tiles, the
  *   pingpong and cooperative schedules, persistent and one CTA per work item, a problem with more
- *   work items than resident CTAs).
+ *   work items than resident CTAs, scores rising and falling along the KV walk so that the
+ *   kernel's conditional rescale keeps and moves the running maximum).
  * - The tensor-core backward at 'bfloat16' and 'float16' on the same problems, under NATTEN's
  *   harness (dOutput = 0.05·N(0, 1); here also dLse = 0.05·N(0, 1)) and its gradient tolerances:
  *   1e-2 for dQ, dK, dV, and for bfloat16 with GQA 3e-2 / 4e-2 / 4e-2 (spec §7); deterministic
@@ -251,6 +252,46 @@ describeCuda('GNA wgmma forward on cuda (sm_90)', () => {
       plans.dispose();
     }
     expect(deviceBuffers()).toBe(buffers);
+  });
+
+  // The conditional rescale (kRescaleSlack in gna_wgmma.cu): on head 0 the scores rise along the
+  // KV walk, about 4 (slope 1) or 16 (slope 4) log2 units per 64 keys, so the running maximum is
+  // kept while a chunk's exceeds it by up to 8 (weights up to 2^8) and moves when it exceeds it by
+  // more; on head 1 they fall (the first chunk's maximum stays). The ramp is an integer below 256
+  // in K (exact in bf16) times the slope in Q, so bf16 rounding adds little to what is tested.
+  test.each([[1, [128], [128]], [1, [64], [64]], [1, [128], [64]], [4, [128], [128]],
+    [4, [64], [64]]] as const)('bfloat16 wgmma: scores rising or falling along the walk, slope %d, ' +
+    'tiles %j/%j', (slope, qTile, kvTile) => {
+    if (!hopper()) return;
+    const c = tcCase(`1d L512 K512 score ramp ${slope}`, { shape: [512], windowSize: [512] }, 128);
+    const x = buildParityInputs(c);
+    const D = c.headDim;
+    for (let t = 0; t < 512; t++) {
+      for (let h = 0; h < 2; h++) {
+        const at = (t * 2 + h) * D;
+        for (let d = 1; d < D; d++) {
+          x.q[at + d] *= 0.5;
+          x.k[at + d] *= 0.5;
+        }
+        x.q[at] = slope;
+        const ramp = Math.round((255 * t) / 511);
+        x.k[at] = h === 0 ? ramp : 255 - ramp;
+      }
+    }
+    const ref = parityReference(c, x);
+    setCudaGnaOptions({ precision: 'bfloat16', kernel: 'wgmma', wgmmaSchedule: 'cooperative',
+      persistent: false, tileShapes: { qTile: [...qTile], kvTile: [...kvTile] } });
+    const tensors = tf.memory().numTensors;
+    const q = tf.tensor(x.q, x.qShape);
+    const k = tf.tensor(x.k, x.kShape);
+    const v = tf.tensor(x.v, x.vShape);
+    const { output, lse } = gna(q, k, v, { windowSize: c.windowSize, returnLse: true });
+    const outErr = maxAbsDiff(output.dataSync(), ref.output);
+    const lseErr = maxAbsDiff(lse.dataSync(), ref.lse);
+    tf.dispose([q, k, v, output, lse]);
+    expect(outErr).toBeLessThanOrEqual(TOLERANCE.bfloat16);
+    expect(lseErr).toBeLessThanOrEqual(TOLERANCE.bfloat16);
+    expect(tf.memory().numTensors).toBe(tensors);
   });
 
   test('kernel wgmma where it does not apply is an error naming its requirements', () => {
