@@ -158,8 +158,9 @@ __device__ inline void tileCoords(const int* origin, int packed, int* u) {
 }
 
 // The KV walk of one Q tile of folded group `group`: its plan entries from `first` on, in
-// `total` chunks of kChunk keys (`chunksPerTile` per KV tile).
-struct KvWalk {
+// `total` chunks of C keys (`chunksPerTile` per KV tile; kChunk for the mma.sync kernels, the
+// wgmma kernel's chunk size for it).
+template <int C = kChunk> struct KvWalk {
   int first, chunksPerTile, total;
   // The plan entry (KV tile, high bit set where the fine mask applies) that chunk `it` is in.
   template <class P> __device__ int entry(const P& p, int it) const {
@@ -168,14 +169,15 @@ struct KvWalk {
   // Permuted KV row, within its batch*group, of the first key of chunk `it`.
   template <class P> __device__ long long key(const P& p, int it) const {
     const int tile = entry(p, it) & 0x7fffffff;
-    return (long long)tile * p.kvVolume + (it % chunksPerTile) * kChunk;
+    return (long long)tile * p.kvVolume + (it % chunksPerTile) * C;
   }
 };
 
-template <class P> __device__ inline KvWalk kvWalk(const P& p, int group, int qTile) {
-  KvWalk w;
+template <int C = kChunk, class P>
+__device__ inline KvWalk<C> kvWalk(const P& p, int group, int qTile) {
+  KvWalk<C> w;
   w.first = p.tileRanges[group * p.qTiles + qTile];
-  w.chunksPerTile = p.kvVolume / kChunk;
+  w.chunksPerTile = p.kvVolume / C;
   w.total = (p.tileRanges[group * p.qTiles + qTile + 1] - w.first) * w.chunksPerTile;
   return w;
 }
@@ -315,7 +317,7 @@ __global__ void __launch_bounds__(BQ * 2 / MT, MT) forwardKernel(Params p) {
   const T* gV = static_cast<const T*>(p.v) + ((long long)bg * p.kvSeq * p.kvHeads + hk) * D;
   const long long qStride = (long long)p.heads * D, kvStride = (long long)p.kvHeads * D;
 
-  const KvWalk walk = kvWalk(p, group, qTile);
+  const KvWalk<> walk = kvWalk(p, group, qTile);
 
   auto loadChunk = [&](int it, int buf) {
     const long long key = walk.key(p, it);

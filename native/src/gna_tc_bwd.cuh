@@ -123,7 +123,7 @@ __global__ void __launch_bounds__(128) backwardQueryKernel(BwdParams p) {
   const T* gK = static_cast<const T*>(p.k) + ((long long)bg * p.kvSeq * p.kvHeads + hk) * D;
   const T* gV = static_cast<const T*>(p.v) + ((long long)bg * p.kvSeq * p.kvHeads + hk) * D;
 
-  const KvWalk walk = kvWalk(p, group, qTile);
+  const KvWalk<> walk = kvWalk(p, group, qTile);
   auto loadChunk = [&](int it, int buf) {
     const long long key = walk.key(p, it);
     loadTile<T, D, THREADS>(sK + buf * kChunk * D, gK + key * kvStride, kvStride, kChunk);

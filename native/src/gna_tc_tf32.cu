@@ -56,7 +56,7 @@ __global__ void __launch_bounds__(BQ * 2) forwardTf32Kernel(Params p) {
   const float* gV = static_cast<const float*>(p.v) + ((long long)bg * p.kvSeq * p.kvHeads + hk) * D;
   const long long qStride = (long long)p.heads * D, kvStride = (long long)p.kvHeads * D;
 
-  const KvWalk walk = kvWalk(p, group, qTile);
+  const KvWalk<> walk = kvWalk(p, group, qTile);
 
   auto loadChunk = [&](int it, int buf) {
     const long long key = walk.key(p, it);

@@ -126,6 +126,11 @@ __device__ inline float exp2Ftz(float x) {
   return y;
 }
 
+// How far (log2 units) a chunk's row maximum may exceed the running one before the latter moves
+// (FlashAttention-4's conditional rescaling): the exponentials then stay below 2^8, harmless in
+// float32 sums and bf16 P, and most steps skip the rescale of O.
+constexpr float kRescaleSlack = 8.f;
+
 // Shared-memory matrix descriptor, 128-byte swizzle. lbo/sbo in bytes.
 __device__ inline uint64_t descriptor(uint32_t addr, uint32_t lbo, uint32_t sbo) {
   return (uint64_t)((addr & 0x3FFFF) >> 4) | ((uint64_t)(lbo >> 4) << 16) |
@@ -200,11 +205,6 @@ __device__ inline void negateOwnSw128(unsigned char* tile) {
   }
 }
 
-// How far (log2 units) a chunk's row maximum may exceed the running one before the latter moves
-// (FlashAttention-4's conditional rescaling): the exponentials then stay below 2^8, harmless in
-// float32 sums and bf16 P, and most steps skip the rescale of O.
-constexpr float kRescaleSlack = 8.f;
-
 // Starts fetching `bytes` at `src` into L2 (no destination, nothing to wait for).
 __device__ inline void prefetchL2(const void* src, uint32_t bytes) {
   asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;\n" ::"l"(src), "r"(bytes) : "memory");
@@ -238,12 +238,10 @@ __device__ inline void tmaLoad(void* dst, const CUtensorMap* map, int col, int r
       : "memory");
 }
 
-#endif  // GNA_WGMMA_DEVICE
-
-// One work item: a Q tile of one (batch*group, head) and its KV walk (`total` chunks from plan
-// entry `first`). Items are numbered Q tile fastest, then head, then batch*group.
+// One work item: a Q tile of one (batch*group, head). Items are numbered Q tile fastest, then
+// head, then batch*group; an item's KV walk is kvWalk<NC>(p, bg % groups, qTile).
 struct WorkItem {
-  int qTile, h, bg, first, total;
+  int qTile, h, bg;
 };
 
 __device__ inline WorkItem itemCoords(const Params& p, int w) {
@@ -261,13 +259,7 @@ __device__ inline const __nv_bfloat16* permutedQRow(const Params& p, const WorkI
   return static_cast<const __nv_bfloat16*>(p.q) + (row * p.heads + t.h) * kWD;
 }
 
-template <int NC> __device__ inline WorkItem workItem(const Params& p, int w) {
-  WorkItem t = itemCoords(p, w);
-  const int row = (t.bg % p.groups) * p.qTiles + t.qTile;
-  t.first = p.tileRanges[row];
-  t.total = (p.tileRanges[row + 1] - t.first) * (p.kvVolume / NC);
-  return t;
-}
+#endif  // GNA_WGMMA_DEVICE
 
 // A CTA runs work items blockIdx.x, blockIdx.x + gridDim.x, ...: one each when the grid covers
 // them all, several when persistent (grid = CTAs resident at once), the producer streaming the
@@ -306,7 +298,6 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
   const int wg = warp / 4;
   const int rowBase = warp * 16;
   const long long qStride = (long long)p.heads * kWD;
-  const int chunksPerTile = p.kvVolume / NC;
   const int items = p.qTiles * p.heads * p.batchGroups;
 
   if (threadIdx.x == kConsumers) {
@@ -341,12 +332,12 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
              lastRow);
       };
       for (int w = blockIdx.x; w < items; w += gridDim.x) {
-        const WorkItem t = workItem<NC>(p, w);
+        const WorkItem t = itemCoords(p, w);
+        const KvWalk<NC> walk = kvWalk<NC>(p, t.bg % p.groups, t.qTile);
         const int hk = t.h / (p.heads / p.kvHeads);
         const int rowBaseKv = t.bg * (int)p.kvSeq;
-        for (int it = 0; it < t.total; it++, n++) {
-          const int tile = p.entries[t.first + it / chunksPerTile] & 0x7fffffff;
-          const int row = rowBaseKv + tile * p.kvVolume + (it % chunksPerTile) * NC;
+        for (int it = 0; it < walk.total; it++, n++) {
+          const int row = rowBaseKv + (int)walk.key(p, it);
           load(&tmK, sK, fullK(ringStage<S>(n)), emptyK(ringStage<S>(n)), n, hk, row);
           if (n > 0) loadLastV();
           lastHk = hk;
@@ -365,6 +356,7 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
   float rowMax[2], rowSum[2];
   uint32_t pf[NC / 16][4];  // P of the previous chunk, bf16 A fragments
   WorkItem t{};
+  KvWalk<NC> walk{};
   int base = 0;  // ring slots of the CTA's earlier items
   auto stage = [&](int it) { return ringStage<S>(base + it); };
   auto phase = [&](int it) { return ringPhase<S>(base + it); };
@@ -495,7 +487,8 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
   };
 
   for (int w = blockIdx.x; w < items; w += gridDim.x) {
-    t = workItem<NC>(p, w);
+    t = itemCoords(p, w);
+    walk = kvWalk<NC>(p, t.bg % p.groups, t.qTile);
     // Every consumer is done with the previous item's Q tile and windows before they are
     // replaced, and sees the new ones before its first product.
     namedBarSync<3>(kConsumers);
@@ -530,7 +523,7 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
     for (int i = 0; i < DT * 4; i++) o[i] = 0.f;
     rowMax[0] = rowMax[1] = -INFINITY;
     rowSum[0] = rowSum[1] = 0.f;
-    const int total = t.total;
+    const int total = walk.total;
 
     // Pingpong (128-row CTAs, p.pingpong): the two consumer warpgroups take turns issuing their
     // matrix products, so that one warpgroup's softmax runs while the other's wgmmas execute.
@@ -554,7 +547,7 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
     // each step loads its chunk's plan entry before issuing S, so the load overlaps the wgmma.
     int walkTile = 0, walkKey = 0;
     auto nextChunk = [&] {
-      const int2 chunk = make_int2(__ldg(p.entries + t.first + walkTile), walkKey);
+      const int2 chunk = make_int2(__ldg(p.entries + walk.first + walkTile), walkKey);
       walkKey += NC;
       if (walkKey == p.kvVolume) walkKey = 0, walkTile++;
       return chunk;
