@@ -19,7 +19,7 @@ import { CudaPrecision, Scratch, TC_KERNEL_CODES, WGMMA_SCHEDULE_CODES, WgmmaSch
          tiledForward } from '../../kernels/native/gna_launch';
 import { PlanCache } from '../../kernels/native/gna_plan';
 import { printJson, printTable, Row } from '../common/table';
-import { CASES, Case, DIM, randomBuffer } from './cases';
+import { CASES, Case, DIM, randomBuffer, tileShapesOf } from './cases';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -67,7 +67,7 @@ function runCase(addon: NativeAddon, plans: PlanCache, c: Case, copyTBps: number
   const problem: GnaProblem = normalizeGnaProblem(info, info, info,
     { windowSize: c.window, stride: c.stride });
   const t0 = Date.now();
-  const tileShapes = c.tiles && { qTile: c.tiles[0], kvTile: c.tiles[1] };
+  const tileShapes = tileShapesOf(c);
   const tiled = tiledForward(addon, plans, problem, { precision, tileShapes });
   if (tiled === undefined) throw new Error(`${c.name}: no tensor-core kernel for ${precision}`);
   const planMs = Date.now() - t0;

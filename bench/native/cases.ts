@@ -4,6 +4,7 @@
  */
 import { NativeAddon } from '../../kernels/native/addon';
 import { Scratch } from '../../kernels/native/gna_launch';
+import { TileShapes } from '../../kernels/native/gna_plan';
 
 export interface Case {
   name: string;
@@ -32,6 +33,11 @@ export const CASES: Case[] = [
   { name: 'cosmos_gna', shape: [16, 44, 80], window: [16, 32, 48], stride: [1, 8, 16], heads: 32 },
   { name: 'flux1k_gna', shape: [64, 64], window: [32, 32], stride: [8, 8], heads: 24 },
 ];
+
+/** A case's fixed tile shapes as the native options take them (undefined: the chooser's). */
+export function tileShapesOf(c: Case): TileShapes | undefined {
+  return c.tiles && { qTile: c.tiles[0], kvTile: c.tiles[1] };
+}
 
 /** A device buffer of `count` float32 values: a random block repeated (not zeros, not periodic
  * on any power of two). */

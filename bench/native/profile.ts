@@ -9,7 +9,7 @@ import { nativeAvailability } from '../../kernels/native/addon';
 import { CudaGnaOptions, Scratch, TcKernel, WgmmaSchedule,
          gnaForwardOnDevice } from '../../kernels/native/gna_launch';
 import { PlanCache } from '../../kernels/native/gna_plan';
-import { CASES, DIM, randomBuffer } from './cases';
+import { CASES, DIM, randomBuffer, tileShapesOf } from './cases';
 
 const arg = (name: string) => process.argv.slice(2).find((a) => a.startsWith(`--${name}=`))
   ?.split('=')[1];
@@ -28,7 +28,7 @@ function main() {
     kernel: (arg('kernel') ?? 'wgmma') as TcKernel,
     wgmmaSchedule: (arg('schedule') ?? 'cooperative') as WgmmaSchedule,
     persistent: process.argv.includes('--persistent'),
-    tileShapes: c.tiles && { qTile: c.tiles[0], kvTile: c.tiles[1] },
+    tileShapes: tileShapesOf(c),
   };
   const shape = [1, ...c.shape, c.heads, DIM];
   const info = { shape, dtype: 'float32' };
