@@ -16,6 +16,7 @@
         "src/gna_tc_bwd.cu",
         "src/gna_tc_bwd_bf16.cu",
         "src/gna_wgmma.cu",
+        "src/gna_wgmma_masks.cu",
         "src/ops_api.cc",
         "src/elementwise.cu",
         "src/copy.cu",

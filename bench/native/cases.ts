@@ -20,7 +20,10 @@ export const DIM = 128;
 export const CASES: Case[] = [
   { name: 'flux4k_gna', shape: [256, 256], window: [80, 80], stride: [16, 16], heads: 24 },
   { name: 'flux4k_na', shape: [256, 256], window: [80, 80], stride: [1, 1], heads: 24 },
-  // NA with 128-token Q tiles (KV tiles of 128 and 64 tokens) instead of the chooser's 64/64.
+  // NA on other tilings than the chooser's 8x16/16x8: 64/64 (its choice before session 8),
+  // 128-token Q tiles over KV tiles of 128 and 64 tokens.
+  { name: 'flux4k_na_t64', shape: [256, 256], window: [80, 80], stride: [1, 1], heads: 24,
+    tiles: [[8, 8], [8, 8]] },
   { name: 'flux4k_na_t128', shape: [256, 256], window: [80, 80], stride: [1, 1], heads: 24,
     tiles: [[8, 16], [8, 16]] },
   { name: 'flux4k_na_q128', shape: [256, 256], window: [80, 80], stride: [1, 1], heads: 24,
@@ -30,6 +33,10 @@ export const CASES: Case[] = [
   { name: 'flux4k_gna_t64', shape: [256, 256], window: [80, 80], stride: [16, 16], heads: 24,
     tiles: [[8, 8], [8, 8]] },
   { name: 'hunyuan_gna', shape: [30, 48, 80], window: [18, 24, 24], stride: [16, 8, 8], heads: 24 },
+  { name: 'hunyuan_na', shape: [30, 48, 80], window: [18, 24, 24], stride: [1, 1, 1], heads: 24 },
+  // HunyuanVideo NA on 64/64 tiles (the chooser's before session 8; now 8x4x4/2x8x4).
+  { name: 'hunyuan_na_t64', shape: [30, 48, 80], window: [18, 24, 24], stride: [1, 1, 1],
+    heads: 24, tiles: [[4, 4, 4], [2, 8, 4]] },
   { name: 'cosmos_gna', shape: [16, 44, 80], window: [16, 32, 48], stride: [1, 8, 16], heads: 32 },
   { name: 'flux1k_gna', shape: [64, 64], window: [32, 32], stride: [8, 8], heads: 24 },
 ];

@@ -18,8 +18,16 @@ import { NativeAddon, PlanDesc, PermuteGeometryDesc } from './addon';
 // The tile volumes the simulator's table lists for this kernel (one source of truth).
 const Q_TILE_VOLUMES = TFJS_GNA_TILE_VOLUMES;
 const KV_TILE_VOLUMES = TFJS_GNA_TILE_VOLUMES;
-/** Relative cost of a masked tile visit against an unmasked one (mask arithmetic). */
-const MASKED_VISIT_COST = 1.15;
+/**
+ * Relative costs per token pair in the wgmma kernel (the one that runs where it applies), fitted
+ * to H100 timings of FLUX-4K NA and GNA on three tilings (docs/native-performance.md, session 8):
+ * a masked visit (its fine mask a precomputed word per row) against an unmasked one; a 64-row Q
+ * tile (two CTAs per SM, each streaming its own K/V) and a 64-key chunk (twice the steps per key)
+ * against 128.
+ */
+const MASKED_VISIT_COST = 1.05;
+const Q64_COST = 1.1;
+const KV_CHUNK64_COST = 1.09;
 
 export interface TileShapes {
   qTile: number[];
@@ -86,7 +94,18 @@ function tilesPerDim(problem: GnaProblem, tile: number[]): number[] {
   return tile.map((t, a) => ceilDiv(problem.spatialShape[a], t * problem.dilation[a]));
 }
 
-/** Visit cost of a tiling: tile-pair visits times tile volumes, masked visits weighted up. */
+/**
+ * Keys per step of the wgmma kernel for these tile volumes: 128 for 128-token Q tiles over KV
+ * tiles of a multiple of 128 tokens, else 64 (native/src/gna_wgmma.h: wgmmaChunk).
+ */
+function wgmmaChunk(qVolume: number, kvVolume: number): number {
+  return qVolume === 128 && kvVolume % 128 === 0 ? 128 : 64;
+}
+
+/**
+ * Visit cost of a tiling: tile-pair visits times tile volumes, masked visits, 64-row Q tiles and
+ * 64-key chunks weighted up.
+ */
 export function tilingCost(problem: GnaProblem, shapes: TileShapes): number {
   const rank = problem.spatialShape.length;
   const qTiles = tilesPerDim(problem, shapes.qTile);
@@ -107,7 +126,10 @@ export function tilingCost(problem: GnaProblem, shapes: TileShapes): number {
     }
     cost += unmasked + (visits - unmasked) * MASKED_VISIT_COST;
   }
-  return cost * product(shapes.qTile) * product(shapes.kvTile);
+  const qVolume = product(shapes.qTile);
+  const kvVolume = product(shapes.kvTile);
+  return cost * qVolume * kvVolume * (qVolume === 64 ? Q64_COST : 1) *
+    (wgmmaChunk(qVolume, kvVolume) === 64 ? KV_CHUNK64_COST : 1);
 }
 
 /** Dilation offsets of folded group `group`, row-major over `dilation` (spec §4). */

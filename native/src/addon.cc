@@ -4,6 +4,7 @@
 // bad arguments become JS exceptions carrying the CUDA error name (issue 5 item 5).
 #include <napi.h>
 #include <cuda_runtime.h>
+#include <climits>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -402,13 +403,18 @@ struct DeviceInts {
   ~DeviceInts() { if (ptr) cudaFree(ptr); }
 };
 
-Status uploadInts(const Napi::Int32Array& a, DeviceInts* d) {
-  d->count = a.ElementLength();
+// `count` 32-bit words from the host into a new device table.
+Status uploadWords(const void* data, size_t count, DeviceInts* d) {
+  d->count = count;
   if (d->count == 0) return Status::Ok();
   Status st = cudaStatus(cudaMalloc(&d->ptr, d->count * 4), "cudaMalloc (GNA plan table)");
   if (!st.ok) return st;
-  return cudaStatus(cudaMemcpy(d->ptr, a.Data(), d->count * 4, cudaMemcpyHostToDevice),
+  return cudaStatus(cudaMemcpy(d->ptr, data, d->count * 4, cudaMemcpyHostToDevice),
                     "cudaMemcpy (GNA plan table)");
+}
+
+Status uploadInts(const Napi::Int32Array& a, DeviceInts* d) {
+  return uploadWords(a.Data(), a.ElementLength(), d);
 }
 
 struct Plan {
@@ -420,6 +426,7 @@ struct Plan {
   TilePlan tiles{};
   PermuteGeometry qGeometry{}, kvGeometry{};
   DeviceInts ranges, entries, inverseRanges, inverseEntries, qOffsets, kvOffsets;
+  DeviceInts masks, maskIndex;  // WgmmaMasks, where the wgmma kernel can run this plan
 };
 
 // Checks one tile table: `ranges` (rows + 1 monotone offsets from 0 to the entry count) and
@@ -581,6 +588,27 @@ Napi::Value CreatePlan(const Napi::CallbackInfo& info) {
     tp.inverseEntries = p.inverseEntries.ptr;
     tp.qOffsets = p.qOffsets.ptr;
     tp.kvOffsets = p.kvOffsets.ptr;
+    if (wgmmaApplies(Elem::BF16, 128, tp.qVolume, tp.kvVolume)) {
+      // The wgmma kernel's fine mask, built from the host copies of the tables just checked.
+      WindowTables hostWindows = p.windows;
+      hostWindows.device = win.Data();
+      TilePlan hostTiles = tp;
+      hostTiles.tileRanges = ranges.Data();
+      hostTiles.entries = entries.Data();
+      hostTiles.qOffsets = int32ArrayOf(env, t, "qOffsets").Data();
+      hostTiles.kvOffsets = int32ArrayOf(env, t, "kvOffsets").Data();
+      const WgmmaMasks m = buildWgmmaMasks(hostWindows, hostTiles, p.rank, p.dilation, groups,
+                                           entries.ElementLength());
+      // The kernel addresses the words with 32-bit offsets.
+      if (m.words.size() > (size_t)INT32_MAX) {
+        throw Napi::RangeError::New(env, "tile plan: the wgmma fine masks exceed 2^31 words");
+      }
+      check(env, uploadWords(m.words.data(), m.words.size(), &p.masks));
+      check(env, uploadWords(m.index.data(), m.index.size(), &p.maskIndex));
+      tp.masks = reinterpret_cast<const uint32_t*>(p.masks.ptr);
+      tp.maskIndex = p.maskIndex.ptr;
+      tp.wgmmaMasks = true;
+    }
     p.tiled = true;
   }
   const double id = nextPlan++;

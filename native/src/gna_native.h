@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace gna {
 
@@ -82,7 +83,31 @@ struct TilePlan {
   int qTiles, kvTiles;    // tiles per dilation group
   int qVolume, kvVolume;
   long long qSeq, kvSeq;  // permuted tokens per group
+  // The wgmma kernel's fine mask (WgmmaMasks below), built where the plan's tile volumes suit
+  // it on an sm_90 device (wgmmaMasks).
+  bool wgmmaMasks;
+  const uint32_t* masks;
+  const int* maskIndex;
 };
+
+// The wgmma kernel's fine mask, precomputed from the plan: a partial tile pair's mask depends on
+// the rows' windows clipped to the KV tile, which repeat across pairs (the same offset between
+// the tiles, the same clamping at a border), so each distinct mask is stored once. Per mask,
+// chunk of the KV tile, Q tile row and lane quad (lane % 4), one word whose bit 2i + j says
+// whether the row sees key i * 8 + 2 * quad + j of the chunk: the register order of the kernel's
+// score fragments, so a thread reads one word per row. `index` maps each plan entry to its mask,
+// -1 for entries without the fine-mask bit.
+struct WgmmaMasks {
+  std::vector<uint32_t> words;
+  std::vector<int> index;
+  int count = 0;  // distinct masks
+};
+// Builds the masks of the pairs `plan` lists, from host copies of its tables (`windows` and
+// `plan` hold host pointers, same layouts as on the device; `entryCount` entries, `groups`
+// dilation groups). The same window functions (gna_tc.cuh: rowWindows, tileWindow, sees) as the
+// kernels' on-device fine mask.
+WgmmaMasks buildWgmmaMasks(const WindowTables& windows, const TilePlan& plan, int rank,
+                           const int* dilation, int groups, size_t entryCount);
 
 // Which tensor-core kernel runs: Mma = mma.sync (sm_80+), Wgmma = the Hopper warpgroup kernel
 // (sm_90 only; bf16, head dim 128, 64- or 128-token Q tiles), Auto = Wgmma where it applies, else Mma.

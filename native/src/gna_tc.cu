@@ -54,6 +54,11 @@ Status launchGnaForwardTensorCore(const GnaShape& s, const WindowTables& w, cons
                         "wgmma kernel");
   }
   if (wgmma && kernel != TcKernel::Mma) {
+    if (!plan.wgmmaMasks) {
+      return Status::Fail("GNA tensor-core forward: the plan has no wgmma masks");
+    }
+    p.masks = plan.masks;
+    p.maskIndex = plan.maskIndex;
     return tc::launchWgmmaBf16(p, plan.qVolume, config.persistent);
   }
   switch (elem) {

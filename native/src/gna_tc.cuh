@@ -40,6 +40,8 @@ struct Params {
   bool pingpong;  // wgmma kernel, 128-token Q tiles: pingpong schedule (else cooperative)
   bool qNatural;  // wgmma kernel: q is float32 in the original layout (else permuted, T)
   int resident;   // wgmma kernel: CTAs resident at once (the Q prefetch distance, in items)
+  const uint32_t* masks;  // wgmma kernel: the plan's WgmmaMasks
+  const int* maskIndex;
 };
 
 // The fields the forward and backward parameter blocks (Params, BwdParams) share, from the
@@ -137,8 +139,8 @@ template <int N> __device__ inline void zero(float (*x)[4]) {
 }
 
 // In-group coordinates of tile `tile` (row-major over tilesPerDim) times the tile shape.
-__device__ inline void tileOrigin(int tile, const int* tilesPerDim, const int* shape, int rank,
-                                  int* origin) {
+__host__ __device__ inline void tileOrigin(int tile, const int* tilesPerDim, const int* shape,
+                                           int rank, int* origin) {
 #pragma unroll
   for (int a = kMaxRank - 1; a >= 0; a--) {
     if (a >= rank) { origin[a] = 0; continue; }
@@ -147,7 +149,7 @@ __device__ inline void tileOrigin(int tile, const int* tilesPerDim, const int* s
   }
 }
 
-__device__ inline int unpackCoord(int packed, int a) {
+__host__ __device__ inline int unpackCoord(int packed, int a) {
   return (packed >> (kCoordBits * a)) & ((1 << kCoordBits) - 1);
 }
 
@@ -198,7 +200,7 @@ __device__ inline void awaitChunk(int it, int total, Load&& load) {
 }
 
 // Dilation offsets of folded group `group`, row-major over the dilation (spec §4).
-__device__ inline void groupCoords(int group, int rank, const int* dilation, int* g) {
+__host__ __device__ inline void groupCoords(int group, int rank, const int* dilation, int* g) {
 #pragma unroll
   for (int a = kMaxRank - 1; a >= 0; a--) {
     g[a] = a < rank ? group % dilation[a] : 0;
@@ -210,9 +212,10 @@ __device__ inline void groupCoords(int group, int rank, const int* dilation, int
 // coordinates `packed`, tile origin `origin`, dilation group offsets `g`), read from the host
 // window tables into sWin[row * kMaxRank + axis]: the fine mask's operand. Threads `first`,
 // `first + step`, ... of the caller's thread set take one row each.
-__device__ inline void rowWindows(const int4* windows, const int* offset, const int* extent,
-                                  int rank, const int* g, const int* origin, const int* packed,
-                                  int rows, int first, int step, int2* sWin) {
+__host__ __device__ inline void rowWindows(const int4* windows, const int* offset,
+                                           const int* extent, int rank, const int* g,
+                                           const int* origin, const int* packed, int rows,
+                                           int first, int step, int2* sWin) {
   for (int r = first; r < rows; r += step) {
     const int pr = packed[r];
 #pragma unroll

@@ -14,13 +14,17 @@
 //   A row's running maximum moves only where a chunk's exceeds it by more than 8 (log2 units:
 //   weights up to 2^8; conditional rescaling), so most steps skip the rescale of O.
 // The consumers start fetching a later item's Q rows into L2 while their first S runs.
-// Partial tiles are masked with the guard-bit window test (gna_tc.cuh: tileWindow, sees); the
-// online softmax is gna_tc.cuh's, with the scale folded into the exponent's FMA.
+// Partial tiles take their fine mask from the plan's precomputed words (WgmmaMasks, built on the
+// host with gna_tc.cuh's window test): two words per thread and chunk, one bit per score. The
+// walk is compiled twice, with and without the mask, and an item whose KV tiles are all dense
+// (every item of a block-sparse problem) runs the second. The online softmax is gna_tc.cuh's,
+// with the scale folded into the exponent's FMA.
 #include "gna_wgmma.h"
 #include <cuda.h>
 #include <cudaTypedefs.h>
 #include <algorithm>
 #include <string>
+#include <type_traits>
 
 namespace gna {
 namespace tc {
@@ -32,7 +36,7 @@ namespace {
 #define GNA_WGMMA_DEVICE 1
 #endif
 
-constexpr int kWD = 128;    // head dim
+constexpr int kWD = kWgmmaHeadDim;
 
 // Consumer threads of a CTA with BQ query rows (one warpgroup per 64); the producer warpgroup
 // follows them.
@@ -109,6 +113,17 @@ template <int N> __device__ inline void pinRegisters(float* d) {
 // warpgroups; `count` threads take part (one warpgroup syncing, the other arriving).
 template <int ID> __device__ inline void namedBarSync(int count) {
   asm volatile("bar.sync %0, %1;\n" ::"n"(ID), "r"(count) : "memory");
+}
+// bar.sync that also returns whether `v` held in any of the `count` threads.
+template <int ID> __device__ inline bool namedBarSyncOr(int count, bool v) {
+  uint32_t any;
+  asm volatile(
+      "{\n.reg .pred p, q;\nsetp.ne.u32 q, %2, 0;\nbar.red.or.pred p, %1, %3, q;\n"
+      "selp.u32 %0, 1, 0, p;\n}\n"
+      : "=r"(any)
+      : "n"(ID), "r"((uint32_t)v), "r"(count)
+      : "memory");
+  return any != 0;
 }
 template <int ID> __device__ inline void namedBarArrive(int count) {
   asm volatile("bar.arrive %0, %1;\n" ::"n"(ID), "r"(count) : "memory");
@@ -282,10 +297,8 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
   unsigned char* sQ = smem;
   unsigned char* sK = sQ + kQBytes;
   unsigned char* sV = sK + S * kChunkBytes;
-  int* sKvOff = reinterpret_cast<int*>(sV + S * kChunkBytes);
-  int2* sWin = reinterpret_cast<int2*>(sKvOff + p.kvVolume);
   // mbarriers: fullK[S], fullV[S] (TMA bytes landed), emptyK[S], emptyV[S] (consumers done).
-  unsigned char* sBars = reinterpret_cast<unsigned char*>(sWin + BQ * kMaxRank);
+  unsigned char* sBars = sV + S * kChunkBytes;
   const uint32_t bars = smemAddr(sBars);
   // Row of the original layout per Q tile row (-1: tile padding), for the Q load and the output.
   long long* sRow = reinterpret_cast<long long*>(sBars + 32 * S);
@@ -306,9 +319,6 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
       mbarInit(bars + 8 * (2 * S + i), kConsumers / 32);  // one release per consumer warp
     }
     fenceProxyAsync();  // barrier initialisation visible to the TMA unit
-  }
-  if (warp < kConsumers / 32) {
-    for (int i = threadIdx.x; i < p.kvVolume; i += kConsumers) sKvOff[i] = p.kvOffsets[i];
   }
   __syncthreads();  // the only CTA-wide barrier: from here on, stages hand over via mbarriers
 
@@ -413,27 +423,23 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
       }
     }
   };
-  // Mask and exponentiate the chunk at walk position `chunk` (its plan entry: KV tile, high bit
-  // set where the fine mask applies; its first key within the tile) in place; returns the O
-  // rescale factors in alpha.
-  auto softmax = [&](int2 chunk, float* alpha) {
-    if (chunk.x < 0) {  // partial tile (or KV padding): fine mask
-      int origin[kMaxRank];
-      tileOrigin(chunk.x & 0x7fffffff, p.kvTilesPerDim, p.kvTile, p.rank, origin);
-      TileWindow win[2];
-#pragma unroll
-      for (int rr = 0; rr < 2; rr++) {
-        const int2* w = sWin + (rowBase + lane / 4 + rr * 8) * kMaxRank;
-        win[rr] = tileWindow(w, origin, p.kvTile, p.rank);
-      }
-      const int* keys = sKvOff + chunk.y + (lane % 4) * 2;
+  // The fine mask of one chunk for this thread's two rows (WgmmaMasks: bit 2i + j of bits[rr]
+  // is score s[4i + 2rr + j]), for a chunk of a partial tile (or one with KV padding).
+  struct ChunkMask {
+    bool on;
+    uint32_t bits[2];
+  };
+  // This thread's first word of a mask chunk (WgmmaMasks).
+  const uint32_t maskLane = rowBase * 4 + lane;
+  // Mask and exponentiate one chunk in place; returns the O rescale factors in alpha.
+  auto softmax = [&](const ChunkMask& mask, float* alpha) {
+    if (mask.on) {
 #pragma unroll
       for (int i = 0; i < NT; i++) {
-        const int2 pair = *reinterpret_cast<const int2*>(keys + i * 8);
 #pragma unroll
         for (int rr = 0; rr < 2; rr++) {
-          if (!sees(win[rr], pair.x)) s[4 * i + 2 * rr] = -INFINITY;
-          if (!sees(win[rr], pair.y)) s[4 * i + 2 * rr + 1] = -INFINITY;
+          if (!(mask.bits[rr] >> (2 * i) & 1u)) s[4 * i + 2 * rr] = -INFINITY;
+          if (!(mask.bits[rr] >> (2 * i + 1) & 1u)) s[4 * i + 2 * rr + 1] = -INFINITY;
         }
       }
     }
@@ -504,16 +510,17 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
       loadSw128<BQ, kConsumers>(sQ, permutedQRow<BQ>(p, t, 0), qStride);
       cpAsyncCommit();
     }
-    {
-      int origin[kMaxRank];
-      tileOrigin(t.qTile, p.qTilesPerDim, p.qTile, p.rank, origin);
-      rowWindows(p.windows, p.offset, p.extent, p.rank, dg, origin, p.qOffsets, BQ, threadIdx.x,
-                 kConsumers, sWin);
-    }
     cpAsyncWait<0>();
     if (!p.qNatural && negateQ) negateOwnSw128<BQ, kConsumers>(sQ);
     fenceProxyAsync();  // Q, written through the generic proxy, is read by wgmma
-    namedBarSync<3>(kConsumers);
+    // Whether any KV tile of the walk carries the fine mask: the consumers look at its tiles'
+    // mask indices between them, and the barrier ORs what they found. Items without (all of a
+    // block-sparse problem's) skip every per-chunk step of the mask.
+    bool anyMask = false;
+    for (int e = threadIdx.x; e < walk.total / walk.chunksPerTile; e += kConsumers) {
+      anyMask = anyMask || __ldg(p.maskIndex + walk.first + e) >= 0;
+    }
+    anyMask = __any_sync(0xffffffffu, namedBarSyncOr<3>(kConsumers, anyMask));
 #pragma unroll
     for (int kk = 0; kk < kWD / 16; kk++) {  // this warp's 16 rows, mma.sync's A layout
       ldmatrix4(qf[kk], sQ + sw128<BQ>(rowBase + lane % 16, 2 * kk + lane / 16));
@@ -543,73 +550,95 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
     };
     if (pingpong && wg == 1) namedBarArrive<1>(256);
 
-    // The walk position of the next chunk, advanced one chunk at a time (no division per chunk);
-    // each step loads its chunk's plan entry before issuing S, so the load overlaps the wgmma.
-    int walkTile = 0, walkKey = 0;
-    auto nextChunk = [&] {
-      const int2 chunk = make_int2(__ldg(p.entries + walk.first + walkTile), walkKey);
-      walkKey += NC;
-      if (walkKey == p.kvVolume) walkKey = 0, walkTile++;
-      return chunk;
+    // The walk, compiled twice: with the fine mask for items that have partial tiles, and
+    // without any per-chunk trace of it for the others.
+    auto walkChunks = [&](auto masked) {
+      constexpr bool kMasked = decltype(masked)::value;
+      // The walk position of the current chunk and the mask index of its KV tile. chunkMask, called
+      // once the chunk's S and P V are issued, loads its mask words (they land while the wgmmas
+      // run), moves on one chunk and reads the next tile's mask index right before the wait for
+      // S: ptxas may move that warp-uniform value to a uniform register at once, waiting for the
+      // load there, which the wait for S then hides.
+      int walkTile = 0, walkChunk = 0;
+      const int endTile = total / walk.chunksPerTile;
+      int maskIndex = kMasked && total > 0 ? __ldg(p.maskIndex + walk.first) : -1;
+      auto chunkMask = [&] {
+        ChunkMask m;
+        m.on = kMasked && maskIndex >= 0;
+        if (!kMasked) return m;
+        if (m.on) {
+          const uint32_t word = (uint32_t)(maskIndex * walk.chunksPerTile + walkChunk) * (BQ * 4) +
+                                maskLane;
+          m.bits[0] = __ldg(p.masks + word);
+          m.bits[1] = __ldg(p.masks + word + 32);
+        }
+        if (++walkChunk == walk.chunksPerTile) {
+          walkChunk = 0;
+          if (++walkTile < endTile) maskIndex = __ldg(p.maskIndex + walk.first + walkTile);
+        }
+        return m;
+      };
+      // alpha: the rescale O owes before the next P V, applied while S of the next chunk runs.
+      float alpha[2];
+      if (total > 0) {  // chunk 0: nothing to overlap with yet
+        mbarWait(fullK(stage(0)), phase(0));
+        turnBegin();
+        wgmmaFence();
+        issueS(0);
+        turnEnd(false);
+        const ChunkMask chunk = chunkMask();
+        prefetchQ(w);  // while S(0) runs
+        wgmmaWait<0>();
+        release(emptyK(stage(0)));
+        pinRegisters<NT * 4>(s);
+        softmax(chunk, alpha);
+        packP();
+      }
+      // Rescales O by alpha between the issue of S and of P V: the pins keep the multiplications
+      // after the S issue (overlapping it) and before the fence that P V's accumulators need.
+      auto rescaleThenPV = [&](int chunk) {
+        pinRegisters<DT * 4>(o);
+        if (rescaleO) rescale(alpha);
+        pinRegisters<DT * 4>(o);
+        wgmmaFence();
+        issuePV(chunk);
+      };
+      // The steps it >= 1 issue S(it) and P(it-1) V(it-1) and run chunk it's softmax while P V
+      // executes (intra-warpgroup overlap).
+      for (int it = 1; it < total; it++) {
+        mbarWait(fullK(stage(it)), phase(it));
+        mbarWait(fullV(stage(it - 1)), phase(it - 1));
+        pinRegisters<DT * 4>(o);
+        turnBegin();
+        wgmmaFence();
+        issueS(it);
+        rescaleThenPV(it - 1);
+        turnEnd(false);
+        const ChunkMask chunk = chunkMask();
+        wgmmaWait<1>();  // S(it) done
+        release(emptyK(stage(it)));
+        pinRegisters<NT * 4>(s);
+        softmax(chunk, alpha);
+        scheduleAfter(rowSum[0] + rowSum[1]);
+        wgmmaWait<0>();
+        release(emptyV(stage(it - 1)));
+        pinRegisters<DT * 4>(o);
+        pinRegisters<NC / 4>(reinterpret_cast<float*>(&pf[0][0]));
+        packP();
+      }
+      if (total > 0) {  // the last chunk's P V
+        mbarWait(fullV(stage(total - 1)), phase(total - 1));
+        turnBegin();
+        rescaleThenPV(total - 1);
+        turnEnd(true);
+        wgmmaWait<0>();
+        release(emptyV(stage(total - 1)));  // the producer may refill it for the next item
+        pinRegisters<DT * 4>(o);
+        pinRegisters<kWD / 4>(reinterpret_cast<float*>(&qf[0][0]));
+      }
     };
-    // alpha: the rescale O owes before the next P V, applied while S of the next chunk runs.
-    float alpha[2];
-    if (total > 0) {  // chunk 0: nothing to overlap with yet
-      const int2 chunk = nextChunk();
-      mbarWait(fullK(stage(0)), phase(0));
-      turnBegin();
-      wgmmaFence();
-      issueS(0);
-      turnEnd(false);
-      prefetchQ(w);  // while S(0) runs
-      wgmmaWait<0>();
-      release(emptyK(stage(0)));
-      pinRegisters<NT * 4>(s);
-      softmax(chunk, alpha);
-      packP();
-    }
-    // Rescales O by alpha between the issue of S and of P V: the pins keep the multiplications
-    // after the S issue (overlapping it) and before the fence that P V's accumulators need.
-    auto rescaleThenPV = [&](int chunk) {
-      pinRegisters<DT * 4>(o);
-      if (rescaleO) rescale(alpha);
-      pinRegisters<DT * 4>(o);
-      wgmmaFence();
-      issuePV(chunk);
-    };
-    // The steps it >= 1 issue S(it) and P(it-1) V(it-1) and run chunk it's softmax while P V
-    // executes (intra-warpgroup overlap).
-    for (int it = 1; it < total; it++) {
-      const int2 chunk = nextChunk();
-      mbarWait(fullK(stage(it)), phase(it));
-      mbarWait(fullV(stage(it - 1)), phase(it - 1));
-      pinRegisters<DT * 4>(o);
-      turnBegin();
-      wgmmaFence();
-      issueS(it);
-      rescaleThenPV(it - 1);
-      turnEnd(false);
-      wgmmaWait<1>();  // S(it) done
-      release(emptyK(stage(it)));
-      pinRegisters<NT * 4>(s);
-      softmax(chunk, alpha);
-      scheduleAfter(rowSum[0] + rowSum[1]);
-      wgmmaWait<0>();
-      release(emptyV(stage(it - 1)));
-      pinRegisters<DT * 4>(o);
-      pinRegisters<NC / 4>(reinterpret_cast<float*>(&pf[0][0]));
-      packP();
-    }
-    if (total > 0) {  // the last chunk's P V
-      mbarWait(fullV(stage(total - 1)), phase(total - 1));
-      turnBegin();
-      rescaleThenPV(total - 1);
-      turnEnd(true);
-      wgmmaWait<0>();
-      release(emptyV(stage(total - 1)));  // the producer may refill it for the next item
-      pinRegisters<DT * 4>(o);
-      pinRegisters<kWD / 4>(reinterpret_cast<float*>(&qf[0][0]));
-    }
+    if (anyMask) walkChunks(std::true_type{});
+    else walkChunks(std::false_type{});
 
 #pragma unroll
     for (int rr = 0; rr < 2; rr++) {
@@ -670,8 +699,7 @@ Status launchWgmma(const Params& p, bool persistent) {
   Status st = encodeKvMap(&tmK, p.k, rows, p.kvHeads, NC);
   if (st.ok) st = encodeKvMap(&tmV, p.v, rows, p.kvHeads, NC);
   if (!st.ok) return st;
-  const size_t smem = 1024 + (size_t)(BQ + 2 * S * NC) * kWD * 2 + p.kvVolume * sizeof(int) +
-                      BQ * kMaxRank * sizeof(int2) + 32 * S + BQ * sizeof(long long);
+  const size_t smem = 1024 + (size_t)(BQ + 2 * S * NC) * kWD * 2 + 32 * S + BQ * sizeof(long long);
   st = cudaStatus(cudaFuncSetAttribute(wgmmaForwardKernel<BQ, NC>,
                                        cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem),
                   "cudaFuncSetAttribute (GNA wgmma forward shared memory)");
@@ -708,15 +736,16 @@ bool wgmmaAvailable() {
 }
 
 bool wgmmaSupports(Elem elem, int headDim, int qVolume, int kvVolume) {
-  // KV tile extents up to kGuardBit keep the guard-bit mask (tileWindow/sees) exact.
+  // KV tile extents up to kGuardBit keep the guard-bit test (tileWindow/sees) that builds the
+  // masks exact.
   return elem == Elem::BF16 && headDim == kWD && (qVolume == 64 || qVolume == 128) &&
          kvVolume % 64 == 0 && kvVolume <= kGuardBit;
 }
 
 Status launchWgmmaBf16(const Params& p, int qVolume, bool persistent) {
   if (qVolume == 64) return launchWgmma<64, 64>(p, persistent);
-  return p.kvVolume % 128 == 0 ? launchWgmma<128, 128>(p, persistent)
-                               : launchWgmma<128, 64>(p, persistent);
+  return wgmmaChunk(qVolume, p.kvVolume) == 128 ? launchWgmma<128, 128>(p, persistent)
+                                                : launchWgmma<128, 64>(p, persistent);
 }
 
 }  // namespace tc

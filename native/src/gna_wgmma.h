@@ -4,6 +4,12 @@
 
 namespace gna {
 namespace tc {
+constexpr int kWgmmaHeadDim = 128;
+// Keys per chunk of the kernel instantiation for these tile volumes: 128 for 128-token Q tiles
+// over KV tiles of a multiple of 128 tokens, else 64.
+constexpr int wgmmaChunk(int qVolume, int kvVolume) {
+  return qVolume == 128 && kvVolume % 128 == 0 ? 128 : 64;
+}
 // Whether this process's device runs the sm_90a kernel (compute capability 9.0).
 bool wgmmaAvailable();
 // bf16 operands, head dim 128, 64- or 128-token Q tiles, KV tiles of 64 to 512 tokens in steps

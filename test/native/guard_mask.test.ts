@@ -1,26 +1,16 @@
 /**
- * The wgmma kernel masks partial tiles with a guard-bit test over packed in-tile coordinates
- * (native/src/gna_tc.cuh: tileWindow, sees). guard_mask_check.cu compares it with the per-axis
- * test (inWindows) on the host over 6.4M random row windows, tiles and keys of rank 1-3,
- * including tile extents up to the guard bit. It needs nvcc only (CI has it for the addon), no
- * GPU; without nvcc the suite is skipped with the reason.
+ * The tensor-core kernels mask partial tiles with a guard-bit test over packed in-tile
+ * coordinates (native/src/gna_tc.cuh: tileWindow, sees; the wgmma kernel through the masks the
+ * host builds with it). guard_mask_check.cu compares it with the per-axis test (inWindows) on
+ * the host over 6.4M random row windows, tiles and keys of rank 1-3, including tile extents up to
+ * the guard bit. It needs nvcc only (CI has it for the addon), no GPU; without nvcc the suite is
+ * skipped with the reason.
  */
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-
-function findNvcc(): string | undefined {
-  const homes = [process.env.CUDA_HOME, process.env.CUDA_PATH, '/usr/local/cuda'];
-  const fromHome = homes.filter((h): h is string => !!h).map((h) => path.join(h, 'bin/nvcc'))
-    .find((p) => fs.existsSync(p));
-  if (fromHome) return fromHome;
-  try {
-    return execFileSync('which', ['nvcc'], { encoding: 'utf8' }).trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
+import { findNvcc } from './find_nvcc';
 
 const nvcc = findNvcc();
 const describeNvcc = nvcc ? describe : describe.skip;
