@@ -8,7 +8,7 @@
  */
 import { GnaProblem } from '../../src/params';
 import { BufferHandle, ElementType, NativeAddon, PermuteGeometryDesc, ShapeDesc } from './addon';
-import { GnaPlan, PlanCache, TileShapes } from './gna_plan';
+import { GnaPlan, PlanCache, TilePass, TileShapes } from './gna_plan';
 
 /** Compute precision of the forward kernel; I/O stays float32 (tfjs has no half dtype). */
 export type CudaPrecision = 'float32' | 'tf32' | 'float16' | 'bfloat16';
@@ -156,12 +156,13 @@ export interface TiledForward {
  * 'tf32', 'float16' and 'bfloat16', head dims 32/64/128 with valueDim == headDim.
  */
 export function tiledForward(addon: NativeAddon, plans: PlanCache, problem: GnaProblem,
-                             options: CudaGnaOptions): TiledForward | undefined {
+                             options: CudaGnaOptions,
+                             pass: TilePass = 'forward'): TiledForward | undefined {
   const elem = TILED_ELEMENT[options.precision];
   if (elem === undefined) return undefined;
   // Head dims first: the kernel has instantiations for 32, 64 and 128 only.
   if (!addon.tensorCoreSupports(problem.headDim, problem.valueDim, 128, 128)) return undefined;
-  const shapes = options.tileShapes ?? plans.tileShapes(problem);
+  const shapes = options.tileShapes ?? plans.tileShapes(problem, pass);
   if (shapes.qTile.length !== problem.spatialShape.length ||
       shapes.kvTile.length !== problem.spatialShape.length) {
     throw new Error(`gna (cuda): tileShapes have ${shapes.qTile.length} dims but the input has ` +
@@ -260,7 +261,8 @@ export interface GradBuffers {
  */
 export function gnaBackwardOnDevice(addon: NativeAddon, plans: PlanCache, problem: GnaProblem,
                                     options: CudaGnaOptions, b: GradBuffers) {
-  const tiled = tiledForward(addon, plans, problem, options);
+  // The backward permutes its operands itself, so it runs on the tiling chosen for its kernels.
+  const tiled = tiledForward(addon, plans, problem, options, 'backward');
   const scratch = new Scratch(addon);
   try {
     const rows = problem.batch * product(problem.spatialShape) * problem.heads;

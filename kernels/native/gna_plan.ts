@@ -18,16 +18,22 @@ import { NativeAddon, PlanDesc, PermuteGeometryDesc } from './addon';
 // The tile volumes the simulator's table lists for this kernel (one source of truth).
 const Q_TILE_VOLUMES = TFJS_GNA_TILE_VOLUMES;
 const KV_TILE_VOLUMES = TFJS_GNA_TILE_VOLUMES;
+/** The kernel pass a tiling is chosen for: each has its own plan and cost weights. */
+export type TilePass = 'forward' | 'backward';
+
 /**
- * Relative costs per token pair in the wgmma kernel (the one that runs where it applies), fitted
- * to H100 timings of FLUX-4K NA and GNA on three tilings (docs/native-performance.md, session 8):
- * a masked visit (its fine mask a precomputed word per row) against an unmasked one; a 64-row Q
- * tile (two CTAs per SM, each streaming its own K/V) and a 64-key chunk (twice the steps per key)
- * against 128.
+ * Relative costs per token pair: a masked visit against an unmasked one, a 64-row Q tile and a
+ * 64-key wgmma chunk against 128. The forward's are the wgmma kernel's (the one that runs where
+ * it applies), fitted to H100 timings of FLUX-4K NA and GNA on four tilings
+ * (docs/native-performance.md, session 8): its fine mask is a precomputed word per row, 64-row
+ * CTAs run two per SM, each streaming its own K/V, and 64-key chunks take twice the steps per
+ * key. The backward's mma.sync kernels (64-key chunks at any tile size, the guard-bit mask per
+ * score) keep the earlier weights, which favour the fewest visited pairs.
  */
-const MASKED_VISIT_COST = 1.05;
-const Q64_COST = 1.1;
-const KV_CHUNK64_COST = 1.09;
+const PASS_COSTS: Record<TilePass, { masked: number; q64: number; kvChunk64: number }> = {
+  forward: { masked: 1.05, q64: 1.1, kvChunk64: 1.09 },
+  backward: { masked: 1.15, q64: 1, kvChunk64: 1 },
+};
 
 export interface TileShapes {
   qTile: number[];
@@ -103,10 +109,12 @@ function wgmmaChunk(qVolume: number, kvVolume: number): number {
 }
 
 /**
- * Visit cost of a tiling: tile-pair visits times tile volumes, masked visits, 64-row Q tiles and
- * 64-key chunks weighted up.
+ * Visit cost of a tiling for a pass: tile-pair visits times tile volumes, masked visits, 64-row
+ * Q tiles and 64-key chunks weighted up by the pass's costs.
  */
-export function tilingCost(problem: GnaProblem, shapes: TileShapes): number {
+export function tilingCost(problem: GnaProblem, shapes: TileShapes,
+                           pass: TilePass = 'forward'): number {
+  const costs = PASS_COSTS[pass];
   const rank = problem.spatialShape.length;
   const qTiles = tilesPerDim(problem, shapes.qTile);
   let cost = 0;
@@ -124,12 +132,12 @@ export function tilingCost(problem: GnaProblem, shapes: TileShapes): number {
       visits *= rows.reduce((s, r) => s + r.visits, 0);
       unmasked *= rows.reduce((s, r) => s + r.unmasked, 0);
     }
-    cost += unmasked + (visits - unmasked) * MASKED_VISIT_COST;
+    cost += unmasked + (visits - unmasked) * costs.masked;
   }
   const qVolume = product(shapes.qTile);
   const kvVolume = product(shapes.kvTile);
-  return cost * qVolume * kvVolume * (qVolume === 64 ? Q64_COST : 1) *
-    (wgmmaChunk(qVolume, kvVolume) === 64 ? KV_CHUNK64_COST : 1);
+  return cost * qVolume * kvVolume * (qVolume === 64 ? costs.q64 : 1) *
+    (wgmmaChunk(qVolume, kvVolume) === 64 ? costs.kvChunk64 : 1);
 }
 
 /** Dilation offsets of folded group `group`, row-major over `dilation` (spec §4). */
@@ -142,8 +150,11 @@ function groupOffsets(dilation: number[], group: number): number[] {
   return g;
 }
 
-/** The cheapest supported tile shapes for a problem (ties: larger Q tiles, then order). */
-export function chooseTileShapes(problem: GnaProblem): TileShapes {
+/**
+ * The cheapest supported tile shapes for a problem under a pass's costs (ties: larger Q tiles,
+ * then order).
+ */
+export function chooseTileShapes(problem: GnaProblem, pass: TilePass = 'forward'): TileShapes {
   const rank = problem.spatialShape.length;
   const extents = Array.from({ length: rank }, (_, a) => groupExtent(problem, a));
   let best: TileShapes | undefined;
@@ -152,7 +163,7 @@ export function chooseTileShapes(problem: GnaProblem): TileShapes {
     for (const qTile of candidateShapes(extents, qv)) {
       for (const kvv of KV_TILE_VOLUMES) {
         for (const kvTile of candidateShapes(extents, kvv)) {
-          const cost = tilingCost(problem, { qTile, kvTile });
+          const cost = tilingCost(problem, { qTile, kvTile }, pass);
           if (cost < bestCost * (1 - 1e-9)) {
             bestCost = cost;
             best = { qTile, kvTile };
@@ -301,12 +312,12 @@ export class PlanCache {
 
   constructor(private readonly addon: NativeAddon) {}
 
-  /** The tile shapes `chooseTileShapes` picks for this geometry, computed once. */
-  tileShapes(problem: GnaProblem): TileShapes {
-    const key = planKey(problem);
+  /** The tile shapes `chooseTileShapes` picks for this geometry and pass, computed once. */
+  tileShapes(problem: GnaProblem, pass: TilePass = 'forward'): TileShapes {
+    const key = `${pass}:${planKey(problem)}`;
     let shapes = this.shapes.get(key);
     if (shapes === undefined) {
-      shapes = chooseTileShapes(problem);
+      shapes = chooseTileShapes(problem, pass);
       if (this.shapes.size >= MAX_PLANS) this.shapes.delete(this.shapes.keys().next().value as string);
       this.shapes.set(key, shapes);
     }

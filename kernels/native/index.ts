@@ -29,4 +29,4 @@ export { CudaGnaOptions, CudaPrecision, TcKernel, WgmmaSchedule, setCudaGnaOptio
 export { hostCopyGnaKernelConfigs } from './host_copy';
 export { CudaMatMulOptions, CudaMatMulPrecision, cudaMatMulOptions,
          setCudaMatMulOptions } from './ops';
-export { chooseTileShapes, tilingCost, TileShapes } from './gna_plan';
+export { chooseTileShapes, tilingCost, TilePass, TileShapes } from './gna_plan';

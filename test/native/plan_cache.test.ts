@@ -24,6 +24,16 @@ describe('PlanCache.tileShapes', () => {
     expect(plans.tileShapes(problem([64, 64], [32, 32], [16, 16]))).toBe(first);
   });
 
+  test('chooses per pass: the wgmma forward\'s costs and the mma.sync backward\'s', () => {
+    // NA on 64x64 tokens: the forward takes 128-token tiles (the wgmma kernel's cheapest per
+    // pair), the backward 64/64 tiles (the fewest visited pairs).
+    const na = problem([64, 64], [32, 32], [1, 1]);
+    expect(chooseTileShapes(na)).toEqual({ qTile: [8, 16], kvTile: [8, 16] });
+    expect(chooseTileShapes(na, 'backward')).toEqual({ qTile: [8, 8], kvTile: [8, 8] });
+    expect(plans.tileShapes(na, 'backward')).toEqual({ qTile: [8, 8], kvTile: [8, 8] });
+    expect(plans.tileShapes(na)).toEqual({ qTile: [8, 16], kvTile: [8, 16] });
+  });
+
   test('distinguishes geometries', () => {
     const a = plans.tileShapes(problem([8, 24, 40], [8, 12, 12], [8, 4, 4]));
     const b = plans.tileShapes(problem([8, 24, 40], [8, 12, 12], [1, 1, 1]));
