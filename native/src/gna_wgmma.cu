@@ -554,11 +554,11 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
     // without any per-chunk trace of it for the others.
     auto walkChunks = [&](auto masked) {
       constexpr bool kMasked = decltype(masked)::value;
-      // The walk position of the current chunk and the mask index of its KV tile. chunkMask, called
-      // once the chunk's S and P V are issued, loads its mask words (they land while the wgmmas
-      // run), moves on one chunk and reads the next tile's mask index right before the wait for
-      // S: ptxas may move that warp-uniform value to a uniform register at once, waiting for the
-      // load there, which the wait for S then hides.
+      // The walk position of the current chunk and the mask index of its KV tile. chunkMask,
+      // called once the chunk's S and P V are issued, loads its mask words (they land while the
+      // wgmmas run), moves on one chunk and reads the next tile's mask index right before the
+      // wait for S: ptxas may move that warp-uniform value to a uniform register at once,
+      // waiting for the load there, which the wait for S then hides.
       int walkTile = 0, walkChunk = 0;
       const int endTile = total / walk.chunksPerTile;
       int maskIndex = kMasked && total > 0 ? __ldg(p.maskIndex + walk.first) : -1;
@@ -567,8 +567,8 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
         m.on = kMasked && maskIndex >= 0;
         if (!kMasked) return m;
         if (m.on) {
-          const uint32_t word = (uint32_t)(maskIndex * walk.chunksPerTile + walkChunk) * (BQ * 4) +
-                                maskLane;
+          const uint32_t word =
+              (uint32_t)(maskIndex * walk.chunksPerTile + walkChunk) * (BQ * 4) + maskLane;
           m.bits[0] = __ldg(p.masks + word);
           m.bits[1] = __ldg(p.masks + word + 32);
         }
