@@ -574,14 +574,16 @@ Napi::Value CreatePlan(const Napi::CallbackInfo& info) {
     if (inverseEntries.ElementLength() != entries.ElementLength()) {
       throw Napi::RangeError::New(env, "inverseEntries must list every tile pair of entries");
     }
-    checkOffsets(env, int32ArrayOf(env, t, "qOffsets"), qt, p.rank, tp.qVolume, "qOffsets");
-    checkOffsets(env, int32ArrayOf(env, t, "kvOffsets"), kt, p.rank, tp.kvVolume, "kvOffsets");
+    Napi::Int32Array qOffsets = int32ArrayOf(env, t, "qOffsets");
+    Napi::Int32Array kvOffsets = int32ArrayOf(env, t, "kvOffsets");
+    checkOffsets(env, qOffsets, qt, p.rank, tp.qVolume, "qOffsets");
+    checkOffsets(env, kvOffsets, kt, p.rank, tp.kvVolume, "kvOffsets");
     check(env, uploadInts(ranges, &p.ranges));
     check(env, uploadInts(entries, &p.entries));
     check(env, uploadInts(inverseRanges, &p.inverseRanges));
     check(env, uploadInts(inverseEntries, &p.inverseEntries));
-    check(env, uploadInts(int32ArrayOf(env, t, "qOffsets"), &p.qOffsets));
-    check(env, uploadInts(int32ArrayOf(env, t, "kvOffsets"), &p.kvOffsets));
+    check(env, uploadInts(qOffsets, &p.qOffsets));
+    check(env, uploadInts(kvOffsets, &p.kvOffsets));
     tp.tileRanges = p.ranges.ptr;
     tp.entries = p.entries.ptr;
     tp.inverseRanges = p.inverseRanges.ptr;
@@ -595,8 +597,8 @@ Napi::Value CreatePlan(const Napi::CallbackInfo& info) {
       TilePlan hostTiles = tp;
       hostTiles.tileRanges = ranges.Data();
       hostTiles.entries = entries.Data();
-      hostTiles.qOffsets = int32ArrayOf(env, t, "qOffsets").Data();
-      hostTiles.kvOffsets = int32ArrayOf(env, t, "kvOffsets").Data();
+      hostTiles.qOffsets = qOffsets.Data();
+      hostTiles.kvOffsets = kvOffsets.Data();
       const WgmmaMasks m = buildWgmmaMasks(hostWindows, hostTiles, p.rank, p.dilation, groups,
                                            entries.ElementLength());
       // The kernel addresses the words with 32-bit offsets.

@@ -154,7 +154,7 @@ __host__ __device__ inline int unpackCoord(int packed, int a) {
 }
 
 // In-group coordinates of a tile position: the tile's origin plus its packed in-tile offset.
-__device__ inline void tileCoords(const int* origin, int packed, int* u) {
+__host__ __device__ inline void tileCoords(const int* origin, int packed, int* u) {
 #pragma unroll
   for (int a = 0; a < kMaxRank; a++) u[a] = origin[a] + unpackCoord(packed, a);
 }
@@ -208,6 +208,14 @@ __host__ __device__ inline void groupCoords(int group, int rank, const int* dila
   }
 }
 
+// {window start, window length} on axis `a` of in-group position `u` in dilation group offset
+// `g`, from the host window tables (int4 {windowStart, windowEnd, inverseStart, inverseEnd}).
+__host__ __device__ inline int2 windowAt(const int4* windows, const int* offset, const int* extent,
+                                         int a, int g, int u) {
+  const int4 e = windows[offset[a] + g * extent[a] + u];
+  return make_int2(e.x, e.y - e.x);
+}
+
 // {window start, window length} per axis of `rows` query positions of one tile (packed in-tile
 // coordinates `packed`, tile origin `origin`, dilation group offsets `g`), read from the host
 // window tables into sWin[row * kMaxRank + axis]: the fine mask's operand. Threads `first`,
@@ -220,12 +228,9 @@ __host__ __device__ inline void rowWindows(const int4* windows, const int* offse
     const int pr = packed[r];
 #pragma unroll
     for (int a = 0; a < kMaxRank; a++) {
-      int2 w = make_int2(0, 1);
-      if (a < rank) {
-        const int4 e = windows[offset[a] + g[a] * extent[a] + origin[a] + unpackCoord(pr, a)];
-        w = make_int2(e.x, e.y - e.x);
-      }
-      sWin[r * kMaxRank + a] = w;
+      sWin[r * kMaxRank + a] =
+          a < rank ? windowAt(windows, offset, extent, a, g[a], origin[a] + unpackCoord(pr, a))
+                   : make_int2(0, 1);
     }
   }
 }

@@ -520,6 +520,7 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
     for (int e = threadIdx.x; e < walk.total / walk.chunksPerTile; e += kConsumers) {
       anyMask = anyMask || __ldg(p.maskIndex + walk.first + e) >= 0;
     }
+    // The vote adds nothing to the barrier's CTA-wide OR but lets ptxas see a warp-uniform value.
     anyMask = __any_sync(0xffffffffu, namedBarSyncOr<3>(kConsumers, anyMask));
 #pragma unroll
     for (int kk = 0; kk < kWD / 16; kk++) {  // this warp's 16 rows, mma.sync's A layout

@@ -27,10 +27,9 @@ class AxisPatterns {
     if (hit != memo_[a].end()) return hit->second;
     // The axis' field of tileWindow for every row coordinate of the Q tile.
     std::vector<uint32_t> pattern;
-    const int4* win = reinterpret_cast<const int4*>(w_.device);
+    const int4* windows = reinterpret_cast<const int4*>(w_.device);
     for (int c = 0; c < t_.qTile[a]; c++) {
-      const int4 x = win[w_.offset[a] + g * w_.extent[a] + qOrigin + c];
-      const int2 row = make_int2(x.x, x.y - x.x);
+      const int2 row = tc::windowAt(windows, w_.offset, w_.extent, a, g, qOrigin + c);
       const TileWindow tw = tc::tileWindow(&row, &kvOrigin, &t_.kvTile[a], 1);
       pattern.push_back(tw.lo);
       pattern.push_back(tw.hi);
@@ -51,48 +50,36 @@ class AxisPatterns {
 
 WgmmaMasks buildWgmmaMasks(const WindowTables& w, const TilePlan& t, int rank,
                            const int* dilation, int groups, size_t entryCount) {
-  const int rows = t.qVolume, nc = tc::wgmmaChunk(t.qVolume, t.kvVolume);
-  const int chunks = t.kvVolume / nc;
-  const size_t maskWords = (size_t)chunks * rows * 4;
+  const int rows = t.qVolume;
+  const size_t maskWords = tc::wgmmaMaskWords(t.qVolume, t.kvVolume);
   WgmmaMasks m;
   m.index.assign(entryCount, -1);
   AxisPatterns patterns(w, t);
   std::map<std::array<int, kMaxRank>, int> ids;  // pattern id per axis -> mask
   std::vector<int2> rowWin((size_t)rows * kMaxRank);
-  for (int group = 0; group < groups; group++) {
-    int g[kMaxRank];
-    tc::groupCoords(group, rank, dilation, g);
-    for (int qt = 0; qt < t.qTiles; qt++) {
-      int qOrigin[kMaxRank];
-      tc::tileOrigin(qt, t.qTilesPerDim, t.qTile, rank, qOrigin);
-      const int row = group * t.qTiles + qt;
-      for (int e = t.tileRanges[row]; e < t.tileRanges[row + 1]; e++) {
-        if (t.entries[e] >= 0) continue;
-        int kvOrigin[kMaxRank];
-        tc::tileOrigin(t.entries[e] & 0x7fffffff, t.kvTilesPerDim, t.kvTile, rank, kvOrigin);
-        std::array<int, kMaxRank> key{};
-        for (int a = 0; a < rank; a++) key[a] = patterns.id(a, g[a], qOrigin[a], kvOrigin[a]);
-        const auto [it, fresh] = ids.emplace(key, m.count);
-        m.index[e] = it->second;
-        if (!fresh) continue;
-        // A new mask: every row's windows clipped to the KV tile, every key tested.
-        m.count++;
-        m.words.resize(m.words.size() + maskWords, 0u);
-        uint32_t* words = m.words.data() + m.words.size() - maskWords;
-        tc::rowWindows(reinterpret_cast<const int4*>(w.device), w.offset, w.extent, rank, g,
-                       qOrigin, t.qOffsets, rows, 0, 1, rowWin.data());
-        for (int r = 0; r < rows; r++) {
-          const TileWindow tw = tc::tileWindow(rowWin.data() + r * kMaxRank, kvOrigin, t.kvTile,
-                                               rank);
-          for (int key = 0; key < t.kvVolume; key++) {
-            if (!tc::sees(tw, (uint32_t)t.kvOffsets[key])) continue;
-            const int chunk = key / nc, i = key % nc / 8, quad = key % 8 / 2, j = key % 2;
-            words[((size_t)chunk * rows + r) * 4 + quad] |= 1u << (2 * i + j);
-          }
-        }
+  tc::forEachTilePair(t, rank, dilation, groups, [&](int e, const int* g, const int* qOrigin,
+                                                     const int* kvOrigin) {
+    if (t.entries[e] >= 0) return;
+    std::array<int, kMaxRank> key{};
+    for (int a = 0; a < rank; a++) key[a] = patterns.id(a, g[a], qOrigin[a], kvOrigin[a]);
+    const auto [it, fresh] = ids.emplace(key, m.count);
+    m.index[e] = it->second;
+    if (!fresh) return;
+    // A new mask: every row's windows clipped to the KV tile, every key tested.
+    m.count++;
+    m.words.resize(m.words.size() + maskWords, 0u);
+    uint32_t* words = m.words.data() + m.words.size() - maskWords;
+    tc::rowWindows(reinterpret_cast<const int4*>(w.device), w.offset, w.extent, rank, g, qOrigin,
+                   t.qOffsets, rows, 0, 1, rowWin.data());
+    for (int r = 0; r < rows; r++) {
+      const TileWindow tw = tc::tileWindow(rowWin.data() + r * kMaxRank, kvOrigin, t.kvTile, rank);
+      for (int k = 0; k < t.kvVolume; k++) {
+        if (!tc::sees(tw, (uint32_t)t.kvOffsets[k])) continue;
+        const tc::WgmmaMaskBit b = tc::wgmmaMaskBit(t.qVolume, t.kvVolume, r, k);
+        words[b.word] |= 1u << b.bit;
       }
     }
-  }
+  });
   return m;
 }
 

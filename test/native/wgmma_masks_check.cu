@@ -1,7 +1,7 @@
 // Host check of buildWgmmaMasks (native/src/gna_wgmma_masks.cu) on plans that gna_plan.ts built:
-// every bit of every masked tile pair against the per-axis window test on the plan's window table
-// (start <= key < end on each axis), and a mask index of -1 exactly where the plan entry has no
-// fine-mask bit. Reads the plan from the file named by argv[1], whitespace-separated integers
+// every bit of every masked tile pair against the per-axis window test (gna_tc.cuh: inWindows,
+// which guard_mask_check.cu holds the builder's guard-bit test to) on the plan's window table, and
+// a mask index of -1 exactly where the plan entry has no fine-mask bit. Reads the plan from the file named by argv[1], whitespace-separated integers
 // written by wgmma_masks.test.ts; prints "<checks> checks, <mismatches> mismatches, <masks> masks".
 #include <cstdio>
 #include <fstream>
@@ -45,42 +45,29 @@ int main(int argc, char** argv) {
   t.kvOffsets = kvOffsets.data();
 
   const WgmmaMasks m = buildWgmmaMasks(w, t, rank, dilation, groups, entryCount);
-  const int nc = tc::wgmmaChunk(t.qVolume, t.kvVolume), chunks = t.kvVolume / nc;
+  const size_t maskWords = tc::wgmmaMaskWords(t.qVolume, t.kvVolume);
+  std::vector<int2> rowWin((size_t)t.qVolume * kMaxRank);
   long long checks = 0, mismatches = 0;
-  for (int group = 0; group < groups; group++) {
-    int g[kMaxRank];
-    tc::groupCoords(group, rank, dilation, g);
-    for (int qt = 0; qt < t.qTiles; qt++) {
-      int qOrigin[kMaxRank];
-      tc::tileOrigin(qt, t.qTilesPerDim, t.qTile, rank, qOrigin);
-      const int row = group * t.qTiles + qt;
-      for (int e = ranges[row]; e < ranges[row + 1]; e++) {
+  tc::forEachTilePair(t, rank, dilation, groups, [&](int e, const int* g, const int* qOrigin,
+                                                     const int* kvOrigin) {
+    checks++;
+    if (entries[e] >= 0 || m.index[e] < 0) {
+      mismatches += (entries[e] >= 0) != (m.index[e] < 0);
+      return;
+    }
+    tc::rowWindows(reinterpret_cast<const int4*>(w.device), w.offset, w.extent, rank, g, qOrigin,
+                   qOffsets.data(), t.qVolume, 0, 1, rowWin.data());
+    for (int r = 0; r < t.qVolume; r++) {
+      for (int k = 0; k < t.kvVolume; k++) {
+        int u[kMaxRank];
+        tc::tileCoords(kvOrigin, kvOffsets[k], u);
+        const bool see = tc::inWindows(u, rowWin.data() + r * kMaxRank, rank);
+        const tc::WgmmaMaskBit b = tc::wgmmaMaskBit(t.qVolume, t.kvVolume, r, k);
         checks++;
-        if (entries[e] >= 0 || m.index[e] < 0) {
-          mismatches += (entries[e] >= 0) != (m.index[e] < 0);
-          continue;
-        }
-        int kvOrigin[kMaxRank];
-        tc::tileOrigin(entries[e] & 0x7fffffff, t.kvTilesPerDim, t.kvTile, rank, kvOrigin);
-        for (int r = 0; r < t.qVolume; r++) {
-          for (int key = 0; key < t.kvVolume; key++) {
-            bool see = true;
-            for (int a = 0; a < rank; a++) {
-              const int u = qOrigin[a] + tc::unpackCoord(qOffsets[r], a);
-              const int k = kvOrigin[a] + tc::unpackCoord(kvOffsets[key], a);
-              const int* win = windows.data() + 4 * (w.offset[a] + g[a] * w.extent[a] + u);
-              see = see && win[0] <= k && k < win[1];
-            }
-            const int chunk = key / nc, i = key % nc / 8, quad = key % 8 / 2, j = key % 2;
-            const uint32_t word =
-                m.words[(((size_t)m.index[e] * chunks + chunk) * t.qVolume + r) * 4 + quad];
-            checks++;
-            mismatches += ((word >> (2 * i + j) & 1u) != 0) != see;
-          }
-        }
+        mismatches += ((m.words[m.index[e] * maskWords + b.word] >> b.bit & 1u) != 0) != see;
       }
     }
-  }
+  });
   std::printf("%lld checks, %lld mismatches, %d masks\n", checks, mismatches, m.count);
   return 0;
 }
