@@ -1,8 +1,9 @@
 // Host check of buildWgmmaMasks (native/src/gna_wgmma_masks.cu) on plans that gna_plan.ts built:
 // every bit of every masked tile pair against the per-axis window test (gna_tc.cuh: inWindows,
 // which guard_mask_check.cu holds the builder's guard-bit test to) on the plan's window table, and
-// a mask index of -1 exactly where the plan entry has no fine-mask bit. Reads the plan from the file named by argv[1], whitespace-separated integers
-// written by wgmma_masks.test.ts; prints "<checks> checks, <mismatches> mismatches, <masks> masks".
+// a mask index of -1 exactly where the plan entry has no fine-mask bit. Reads the plan from the
+// file named by argv[1], whitespace-separated integers written by wgmma_masks.test.ts; prints
+// "<checks> checks, <mismatches> mismatches, <masks> masks".
 #include <cstdio>
 #include <fstream>
 #include <vector>
