@@ -3,8 +3,9 @@
  * tensor-core GNA forward on the paper's problems (kernel time, the Q/K/V permute-and-cast time,
  * effective TFLOP/s, FLOP-wise and simulated bounds), with the mma.sync kernel (32 and 16 rows
  * per warp) and the Hopper wgmma kernel (sm_90 only; both schedules, persistent or not) side by
- * side, the layer as gna() runs it (casts included) and its two launches (the K/V cast pass and
- * the kernel reading Q as it is), and the tensor-core backward (permutes included). Peers
+ * side, the layer as gna() runs it (casts included; the K/V cast inside the wgmma kernel where
+ * it applies, and with the separate cast pass), the separate pass's two launches (the K/V cast
+ * and the kernel reading Q as it is), and the tensor-core backward (permutes included). Peers
  * (cuDNN SDPA, FlexAttention) come from bench/native/torch_anchors.py in the same device call.
  * Prints a table and one JSON line.
  *   npm run bench:native [-- --quick] [-- --precision=float16] [-- --reps=N] [-- --cases=a,b]
@@ -108,11 +109,20 @@ function runCase(addon: NativeAddon, plans: PlanCache, c: Case, copyTBps: number
           `${schedule}${persistent ? '+persistent' : ''}`,
           launch(32, TC_KERNEL_CODES.wgmma, schedule, persistent)]));
       // The K/V cast as gna() runs it, into the K/V buffers above (same tiling, same values).
-      const castKv = { ...tiled, qNatural: true };
+      const castKv = { ...tiled, qNatural: true, kvNatural: false };
       configs.push(
         ['natural', launch(32, TC_KERNEL_CODES.wgmma, tiled.wgmmaSchedule, false, true)],
         ['natural+persistent', launch(32, TC_KERNEL_CODES.wgmma, tiled.wgmmaSchedule, true, true)],
         ['castKv', () => permuteOperands(addon, problem, castKv, q, k, v, { k: p.k, v: p.v })]);
+      // The kernel casting K/V itself (fuseKvCast, 128-token Q tiles): float32 Q, K and V in the
+      // original layout, against `natural` + `castKv` above.
+      if (tiled.qNatural && product(qTile) === 128) {
+        const f = allocPermuted(scratch, problem, { ...tiled, kvNatural: true });
+        const fused = (persistent: boolean) => () => addon.gnaForwardTiled(tiled.plan.id,
+          shapeDesc(problem), tiled.elem, q, f.k, f.v, out, lse, 32, TC_KERNEL_CODES.wgmma,
+          WGMMA_SCHEDULE_CODES[tiled.wgmmaSchedule], persistent, true, k, v, f.castState!);
+        configs.push(['fused', fused(false)], ['fused+persistent', fused(true)]);
+      }
       const ms = timeInterleavedMs(addon, configs.map(([, fn]) => fn));
       configs.forEach(([name], i) => { wgmma[name] = ms[i]; });
       launch(32, TC_KERNEL_CODES.wgmma, tiled.wgmmaSchedule)();
@@ -123,9 +133,11 @@ function runCase(addon: NativeAddon, plans: PlanCache, c: Case, copyTBps: number
     }
     const wgmmaMs = wgmma[tiled.wgmmaSchedule] ?? NaN;
     // The layer as gna() runs it: float32 Q/K/V in the original layout to float32 output and
-    // LSE, casts (Q's inside the wgmma kernel where it runs) and kernel, default options.
-    const layerMs = timeMs(addon, () => gnaForwardOnDevice(addon, plans, problem,
-      { precision, tileShapes }, q, k, v, out, lse));
+    // LSE, casts (the K/V cast inside the wgmma kernel where fuseKvCast's default picks it) and
+    // kernel, default options; and with the separate K/V cast pass, in interleaved rounds.
+    const layer = (fuseKvCast?: boolean) => () => gnaForwardOnDevice(addon, plans, problem,
+      { precision, tileShapes, fuseKvCast }, q, k, v, out, lse);
+    const [layerMs, layerSeparateMs] = timeInterleavedMs(addon, [layer(), layer(false)]);
     // The GNATokenPermute op itself (float32 in and out) against the copy ceiling.
     const qGeom = tiled.plan.qGeometry!;
     const seq = product(qGeom.tileShape.map((t, a) => Math.ceil(c.shape[a] / t) * t));
@@ -160,8 +172,11 @@ function runCase(addon: NativeAddon, plans: PlanCache, c: Case, copyTBps: number
       natural_ms: wgmma.natural ?? NaN,
       natural_persist_ms: wgmma['natural+persistent'] ?? NaN,
       cast_kv_ms: wgmma.castKv ?? NaN,
+      fused_ms: wgmma.fused ?? NaN,
+      fused_persist_ms: wgmma['fused+persistent'] ?? NaN,
       TFLOPs_wgmma: flops / wgmmaMs / 1e9,
       layer_ms: layerMs,
+      layer_separate_ms: layerSeparateMs,
       TFLOPs_layer: flops / layerMs / 1e9,
       wgmma_vs_mma: wgmmaDiff,
       permute_ms: permuteMs,

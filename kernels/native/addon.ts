@@ -87,7 +87,8 @@ export interface NativeAddon {
   gnaForwardTiled(plan: number, shape: ShapeDesc, elem: ElementType, q: BufferHandle,
                   k: BufferHandle, v: BufferHandle, out: BufferHandle, lse: BufferHandle,
                   rowsPerWarp?: 16 | 32, kernel?: number, schedule?: number,
-                  persistent?: boolean, qNatural?: boolean): void;
+                  persistent?: boolean, qNatural?: boolean, kNatural?: BufferHandle,
+                  vNatural?: BufferHandle, castState?: BufferHandle): void;
   gnaBackwardTiled(plan: number, shape: ShapeDesc, elem: 'float16' | 'bfloat16', q: BufferHandle,
                    k: BufferHandle, v: BufferHandle, dOut: BufferHandle, lse: BufferHandle,
                    delta: BufferHandle, dq: BufferHandle, dk: BufferHandle, dv: BufferHandle): void;

@@ -45,6 +45,15 @@ export interface CudaGnaOptions {
    * items; see docs/native-performance.md for the measured trade-off).
    */
   persistent?: boolean;
+  /**
+   * Whether the wgmma kernel with 128-token Q tiles casts float32 K/V to its permuted bf16 layout
+   * itself: a spare producer warp of each CTA casts the next (batch, KV head) unit's K/V while the
+   * current unit's work items run, so the cast overlaps the attention. true: wherever that kernel
+   * runs; false: the separate permute-and-cast pass before the kernel; undefined (default): fused
+   * where a unit's work items fill at least KV_CAST_MIN_WAVES waves of CTAs, so that the next
+   * unit's cast has time to finish behind them.
+   */
+  fuseKvCast?: boolean;
 }
 
 export type TcKernel = 'auto' | 'mma' | 'wgmma';
@@ -93,6 +102,13 @@ export function setCudaGnaOptions(options: Partial<CudaGnaOptions>) {
       throw new Error(`setCudaGnaOptions: persistent=${String(options.persistent)} must be a boolean`);
     }
     cudaGnaOptions.persistent = options.persistent;
+  }
+  if ('fuseKvCast' in options) {  // undefined: the default again
+    const f = options.fuseKvCast;
+    if (f !== undefined && typeof f !== 'boolean') {
+      throw new Error(`setCudaGnaOptions: fuseKvCast=${String(f)} must be a boolean or undefined`);
+    }
+    cudaGnaOptions.fuseKvCast = f;
   }
   if ('tileShapes' in options) {
     const t = options.tileShapes;
@@ -149,6 +165,8 @@ export interface TiledForward {
   persistent: boolean;
   /** The wgmma kernel runs and reads Q in the original float32 layout (Q's cast fused in it). */
   qNatural: boolean;
+  /** It also casts K/V from their original float32 layout itself (CudaGnaOptions.fuseKvCast). */
+  kvNatural: boolean;
 }
 
 /**
@@ -176,16 +194,39 @@ export function tiledForward(addon: NativeAddon, plans: PlanCache, problem: GnaP
   const kernel = options.kernel ?? 'auto';
   const qNatural = kernel !== 'mma' && addon.wgmmaApplies(elem, problem.headDim,
     product(shapes.qTile), product(shapes.kvTile));
+  const kvNatural = qNatural && product(shapes.qTile) === 128 &&
+    (options.fuseKvCast ?? kvCastWaves(addon, problem, shapes.qTile) >= KV_CAST_MIN_WAVES);
   return { plan, elem, rowsPerWarp: options.rowsPerWarp ?? 32, kernel,
     wgmmaSchedule: options.wgmmaSchedule ?? 'cooperative',
-    persistent: options.persistent ?? false, qNatural };
+    persistent: options.persistent ?? false, qNatural, kvNatural };
 }
 
-/** Buffers of the permuted operands of one tiled forward (no Q where the kernel reads it as is). */
+/**
+ * Waves of 128-row CTAs (one per multiprocessor) that one (batch, KV head) unit's work items fill.
+ * Measured on the H100 (docs/native-performance.md): FLUX-1K's 0.24 waves per unit lose with the
+ * fused cast (its cast warps cannot keep a unit ahead), the paper's large problems (3.3 to 6.8
+ * waves) gain.
+ */
+export const KV_CAST_MIN_WAVES = 2;
+const multiprocessors = new WeakMap<NativeAddon, number>();
+function kvCastWaves(addon: NativeAddon, problem: GnaProblem, qTile: number[]): number {
+  if (!multiprocessors.has(addon)) {
+    multiprocessors.set(addon, addon.probe().multiProcessorCount ?? 1);
+  }
+  const qTiles = product(qTile.map((t, a) => Math.ceil(problem.spatialShape[a] /
+    (t * problem.dilation[a]))));
+  return qTiles * (problem.heads / problem.kvHeads) / multiprocessors.get(addon)!;
+}
+
+/**
+ * Buffers of the permuted operands of one tiled forward (no Q where the kernel reads it as is),
+ * and the scratch of the kernel's own K/V cast where it casts them (kvNatural).
+ */
 export interface PermutedOperands {
   q?: BufferHandle;
   k: BufferHandle;
   v: BufferHandle;
+  castState?: BufferHandle;
 }
 
 export function allocPermuted(scratch: Scratch, problem: GnaProblem,
@@ -197,6 +238,9 @@ export function allocPermuted(scratch: Scratch, problem: GnaProblem,
     q: t.qNatural ? undefined : scratch.alloc(qRows * heads * headDim * bytes),
     k: scratch.alloc(kvRows * kvHeads * headDim * bytes),
     v: scratch.alloc(kvRows * kvHeads * valueDim * bytes),
+    // kvCastStateInts (native/src/gna_native.h): a claim counter and one count per unit.
+    castState: t.kvNatural ?
+      scratch.alloc(4 * (1 + problem.batch * product(problem.dilation) * kvHeads)) : undefined,
   };
 }
 
@@ -206,7 +250,7 @@ function permutedLength(tile: number[], problem: GnaProblem): number {
 }
 
 /** Rows (tokens of every batch and dilation group) of the Q- and KV-tiled permuted layouts. */
-function permutedRows(problem: GnaProblem, t: TiledForward) {
+export function permutedRows(problem: GnaProblem, t: TiledForward) {
   const lead = problem.batch * product(problem.dilation);
   return {
     qRows: lead * permutedLength(t.plan.qGeometry!.tileShape, problem),
@@ -237,10 +281,11 @@ export function gnaForwardOnDevice(addon: NativeAddon, plans: PlanCache, problem
   const scratch = new Scratch(addon);
   try {
     const p = allocPermuted(scratch, problem, tiled);
-    permuteOperands(addon, problem, tiled, q, k, v, p);
+    if (!tiled.kvNatural) permuteOperands(addon, problem, tiled, q, k, v, p);
     addon.gnaForwardTiled(tiled.plan.id, shapeDesc(problem), tiled.elem, p.q ?? q, p.k, p.v, out,
       lse, tiled.rowsPerWarp, TC_KERNEL_CODES[tiled.kernel],
-      WGMMA_SCHEDULE_CODES[tiled.wgmmaSchedule], tiled.persistent, tiled.qNatural);
+      WGMMA_SCHEDULE_CODES[tiled.wgmmaSchedule], tiled.persistent, tiled.qNatural,
+      ...(tiled.kvNatural ? [k, v, p.castState!] as const : []));
   } finally {
     scratch.free();
   }

@@ -697,10 +697,13 @@ Napi::Value GnaBackwardF32(const Napi::CallbackInfo& info) {
 }
 
 // gnaForwardTiled(plan, shape, elem, qP, kP, vP, out, lse[, rowsPerWarp[, kernel[, schedule[,
-// persistent[, qNatural]]]]]): q/k/v in the permuted layout (Q with the plan's Q tiling, K/V with
-// its KV tiling), float32 output and LSE in the original layout; kernel 0 auto, 1 mma.sync, 2 wgmma
-// (TcKernel); wgmma schedule 0 pingpong, 1 cooperative (WgmmaSchedule; the default); persistent
-// (default false); qNatural (default false, wgmma only): q is float32 in the original layout.
+// persistent[, qNatural[, kNatural, vNatural, castState]]]]]]): q/k/v in the permuted layout (Q
+// with the plan's Q tiling, K/V with its KV tiling), float32 output and LSE in the original layout;
+// kernel 0 auto, 1 mma.sync, 2 wgmma (TcKernel); wgmma schedule 0 pingpong, 1 cooperative
+// (WgmmaSchedule; the default); persistent (default false); qNatural (default false, wgmma only):
+// q is float32 in the original layout; kNatural/vNatural (wgmma, 128-token Q tiles, qNatural):
+// float32 K/V in the original layout, cast by the kernel into kP/vP, with castState its scratch
+// (kvCastStateInts int32s).
 // Arguments 0-2 (plan, shape, elem) and 4-5 (k, v) of gnaForwardTiled and gnaBackwardTiled: a
 // plan with tile tables, and K/V in its KV-tiled permuted layout.
 struct TiledCall {
@@ -750,6 +753,25 @@ Napi::Value GnaForwardTiled(const Napi::CallbackInfo& info) {
   if (!info[11].IsUndefined()) {
     if (!info[11].IsBoolean()) throw Napi::TypeError::New(env, "persistent must be a boolean");
     wgmma.persistent = info[11].As<Napi::Boolean>().Value();
+  }
+  if (!info[13].IsUndefined()) {
+    const double kvNatural = rows * s.kvHeads * s.headDim * 4;
+    wgmma.kNatural = static_cast<const float*>(need(env, info[13], "kNatural", kvNatural));
+    wgmma.vNatural = static_cast<const float*>(need(env, info[14], "vNatural", kvNatural));
+    const double bg = (double)s.batch * c.plan.qGeometry.groups;
+    wgmma.castState = static_cast<int*>(
+        need(env, info[15], "castState", (double)kvCastStateInts((long long)bg, s.kvHeads) * 4));
+    // The kernel writes kP, vP and castState while it reads the others.
+    const void* written[] = {c.k, c.v, wgmma.castState};
+    const void* read[] = {q, wgmma.kNatural, wgmma.vNatural};
+    for (int i = 0; i < 3; i++) {
+      for (int j = 0; j < 3; j++) {
+        if (written[i] == read[j] || (j > i && written[i] == written[j])) {
+          throw Napi::Error::New(env, "gnaForwardTiled: kP, vP and castState must be buffers of "
+                                      "their own, apart from q, kNatural and vNatural");
+        }
+      }
+    }
   }
   check(env, launchGnaForwardTensorCore(s, c.plan.windows, c.plan.tiles, c.e, rowsPerWarp, kernel,
                                         wgmma, q, c.k, c.v, out, lse));

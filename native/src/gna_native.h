@@ -120,7 +120,18 @@ struct WgmmaConfig {
   WgmmaSchedule schedule = WgmmaSchedule::Cooperative;
   bool persistent = false;  // CTAs resident at once, looping over (Q tile, head, batch) items
   bool qNatural = false;    // q is float32 in the original layout, cast and tiled by the kernel
+  // K/V cast fused into the kernel (128-token Q tiles, with qNatural): float32 K/V in the original
+  // layout, which the CTAs cast into the permuted k/v buffers as the work items come to need them;
+  // castState: kvCastStateInts(...) int32s of scratch, zeroed by the launch.
+  const float* kNatural = nullptr;
+  const float* vNatural = nullptr;
+  int* castState = nullptr;
 };
+// Scratch of the fused K/V cast: a claim counter, then one count of cast slices per unit
+// (batch*group, KV head).
+inline long long kvCastStateInts(long long batchGroups, int kvHeads) {
+  return 1 + batchGroups * kvHeads;
+}
 // Whether the wgmma kernel serves this element type, head dim and tile volumes on this device.
 bool wgmmaApplies(Elem elem, int headDim, int qVolume, int kvVolume);
 

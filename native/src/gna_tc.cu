@@ -53,6 +53,16 @@ Status launchGnaForwardTensorCore(const GnaShape& s, const WindowTables& w, cons
     return Status::Fail("GNA tensor-core forward: q in the original layout (qNatural) needs the "
                         "wgmma kernel");
   }
+  if (config.kNatural != nullptr &&
+      (!config.qNatural || plan.qVolume != 128 || config.vNatural == nullptr ||
+       config.castState == nullptr)) {
+    return Status::Fail("GNA tensor-core forward: the fused K/V cast (kNatural) needs the wgmma "
+                        "kernel with 128-token Q tiles, q in the original layout (qNatural), "
+                        "vNatural and the cast state");
+  }
+  p.kNatural = config.kNatural;
+  p.vNatural = config.vNatural;
+  p.castState = config.castState;
   if (wgmma && kernel != TcKernel::Mma) {
     if (!plan.wgmmaMasks) {
       return Status::Fail("GNA tensor-core forward: the plan has no wgmma masks");

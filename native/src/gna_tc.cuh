@@ -42,6 +42,11 @@ struct Params {
   int resident;   // wgmma kernel: CTAs resident at once (the Q prefetch distance, in items)
   const uint32_t* masks;  // wgmma kernel: the plan's WgmmaMasks
   const int* maskIndex;
+  // wgmma kernel, 128-token Q tiles: K/V cast fused (WgmmaConfig::kNatural; null: k and v are
+  // permuted already). The CTAs cast float32 K/V into k/v, claiming slices with castState.
+  const float* kNatural;
+  const float* vNatural;
+  int* castState;
 };
 
 // The fields the forward and backward parameter blocks (Params, BwdParams) share, from the
@@ -235,13 +240,13 @@ __host__ __device__ inline void rowWindows(const int4* windows, const int* offse
   }
 }
 
-// Row `batch * tokens + token` of the original layout holding in-tile row `r` of Q tile `tile` of
-// folded batch*group `bg` (dilation offsets `g`), or -1 where the row is tile padding: the
-// kernels write output and LSE straight to the original layout, so no unpermute pass follows.
-__device__ inline long long naturalRow(const Params& p, int bg, int tile, int r, const int* g) {
+// Row `batch * tokens + token` of the original layout holding the tile position `packed` (in-tile
+// coordinates) of tile `tile` of a tiling (tiles per axis, tile shape) of folded batch*group `bg`
+// (dilation offsets `g`), or -1 where the position is tile padding.
+__device__ inline long long naturalRowOf(const Params& p, int bg, int tile, int packed,
+                                         const int* tilesPerDim, const int* shape, const int* g) {
   int origin[kMaxRank];
-  tileOrigin(tile, p.qTilesPerDim, p.qTile, p.rank, origin);
-  const int packed = p.qOffsets[r];
+  tileOrigin(tile, tilesPerDim, shape, p.rank, origin);
   long long token = 0;
 #pragma unroll
   for (int a = 0; a < kMaxRank; a++) {
@@ -251,6 +256,19 @@ __device__ inline long long naturalRow(const Params& p, int bg, int tile, int r,
     token = token * p.spatial[a] + x;
   }
   return (long long)(bg / p.groups) * p.tokens + token;
+}
+
+// The original-layout row of in-tile row `r` of Q tile `tile`: the kernels write output and LSE
+// straight to the original layout, so no unpermute pass follows.
+__device__ inline long long naturalRow(const Params& p, int bg, int tile, int r, const int* g) {
+  return naturalRowOf(p, bg, tile, p.qOffsets[r], p.qTilesPerDim, p.qTile, g);
+}
+
+// The original-layout row of KV-permuted row `s` (within its group's kvSeq rows).
+__device__ inline long long naturalKvRow(const Params& p, int bg, int s, const int* g) {
+  const int tile = s / p.kvVolume;
+  return naturalRowOf(p, bg, tile, p.kvOffsets[s - tile * p.kvVolume], p.kvTilesPerDim, p.kvTile,
+                      g);
 }
 
 // Whether in-group key coordinates `u` fall in the windows `w` (kMaxRank entries) on every axis.

@@ -19,6 +19,10 @@
 // walk is compiled twice, with and without the mask, and an item whose KV tiles are all dense
 // (every item of a block-sparse problem) runs the second. The online softmax is gna_tc.cuh's,
 // with the scale folded into the exponent's FMA.
+// With 128-row CTAs the kernel can also take K/V as float32 in the original layout (the fused
+// cast, Params::kNatural): a second producer warp per CTA casts later (batch*group, KV head)
+// units into the permuted bf16 buffers that the TMA loads read, paced over the current unit's
+// items, and the producer waits, once per unit, until its unit is cast (device-scope counters).
 #include "gna_wgmma.h"
 #include <cuda.h>
 #include <cudaTypedefs.h>
@@ -52,6 +56,19 @@ template <int BQ> __host__ __device__ constexpr int consumerRegisters() { return
 template <int BQ, int NC> __host__ __device__ constexpr int stagesFor() {
   return BQ == 128 && NC == 64 ? 4 : 2;
 }
+// The fused K/V cast (Params::kNatural, 128-row CTAs): a CTA's second producer warp claims
+// slices of kCastSliceRows permuted KV rows of one unit (batch*group, KV head), K's and V's, in
+// unit order, and casts them: bulk copies of kCastRows float32 rows into one of kCastBuffers
+// shared-memory buffers, converted to bf16 from there into the permuted k/v buffers.
+constexpr int kCastRows = 16;
+constexpr int kCastRowBytes = kWD * 4;
+constexpr int kCastBuffers = 4;
+constexpr int kCastSliceRows = kCastRows * kCastBuffers;  // K's four batches, then V's
+// Shared memory of the cast: its buffers, the original-layout rows of a slice, the buffers'
+// mbarriers and the producer's current work item.
+constexpr int kCastBufferBytes = kCastBuffers * kCastRows * kCastRowBytes;
+constexpr int kCastSmem = kCastBufferBytes + 8 * kCastSliceRows + 8 * kCastBuffers + 16;
+
 // Ring stage and phase parity of ring slot n (S a power of two).
 template <int S> __device__ inline int ringStage(int n) { return (unsigned)n % S; }
 template <int S> __device__ inline uint32_t ringPhase(int n) { return ((unsigned)n / S) & 1; }
@@ -253,6 +270,42 @@ __device__ inline void tmaLoad(void* dst, const CUtensorMap* map, int col, int r
       : "memory");
 }
 
+// `bytes` (a multiple of 16) from global memory into shared memory, completing on the mbarrier,
+// with L2 eviction priority first: the fused cast reads its float32 K/V once, and must not push
+// the attention's K/V tiles out of L2.
+__device__ inline void bulkLoadOnce(uint32_t dst, const void* src, uint32_t bytes, uint32_t bar) {
+  asm volatile(
+      "{\n.reg .b64 policy;\ncreatepolicy.fractional.L2::evict_first.b64 policy, 1.0;\n"
+      "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint "
+      "[%0], [%1], %2, [%3], policy;\n}\n" ::"r"(dst), "l"(src), "r"(bytes), "r"(bar)
+      : "memory");
+}
+// Four bf16 values of cast K/V, stored evict-first (st.global.cs): a later unit's work items read
+// them, after much more has gone through L2 than it holds.
+__device__ inline void storeCast(__nv_bfloat16* dst, float4 x) {
+  asm volatile("st.global.cs.v2.b32 [%0], {%1, %2};\n" ::"l"(dst),
+               "r"(Mma<__nv_bfloat16>::pack(x.x, x.y)), "r"(Mma<__nv_bfloat16>::pack(x.z, x.w))
+               : "memory");
+}
+// Device-scope synchronisation of the fused cast: its generic-proxy stores of K/V are read by
+// other CTAs' TMA loads (async proxy), so both sides fence the proxies around release/acquire.
+__device__ inline void fenceProxyAsyncGlobal() {
+  asm volatile("fence.proxy.async.global;\n" ::: "memory");
+}
+__device__ inline int loadAcquire(const int* p) {
+  int v;
+  asm volatile("ld.acquire.gpu.global.s32 %0, [%1];\n" : "=r"(v) : "l"(p) : "memory");
+  return v;
+}
+__device__ inline int loadRelaxed(const int* p) {
+  int v;
+  asm volatile("ld.relaxed.gpu.global.s32 %0, [%1];\n" : "=r"(v) : "l"(p) : "memory");
+  return v;
+}
+__device__ inline void addRelease(int* p, int v) {
+  asm volatile("red.release.gpu.global.add.s32 [%0], %1;\n" ::"l"(p), "r"(v) : "memory");
+}
+
 // One work item: a Q tile of one (batch*group, head). Items are numbered Q tile fastest, then
 // head, then batch*group; an item's KV walk is kvWalk<NC>(p, bg % groups, qTile).
 struct WorkItem {
@@ -274,7 +327,150 @@ __device__ inline const __nv_bfloat16* permutedQRow(const Params& p, const WorkI
   return static_cast<const __nv_bfloat16*>(p.q) + (row * p.heads + t.h) * kWD;
 }
 
+// The fused cast's unit of work item t: its (batch*group, KV head), in item order.
+__device__ inline int castUnit(const Params& p, const WorkItem& t) {
+  return t.bg * p.kvHeads + t.h / (p.heads / p.kvHeads);
+}
+
+// Casts slice `slice` (kCastSliceRows permuted rows of one unit, K's and V's) into the permuted
+// bf16 k/v buffers, then counts it done for its unit (release). Rows of tile padding become zeros
+// (written into their buffer row): the walk masks their scores, but P V must not meet a NaN there.
+// Buffer q of the ring holds batch q and then q + kCastBuffers (V's rows) of every slice, so its
+// phases alternate per slice. Lean on registers: the producer warpgroup runs on 24 per thread.
+__device__ inline void castSlice(const Params& p, int slice, int perUnit, uint32_t stage,
+                                 uint32_t bars, long long* sRows, int lane) {
+  const int unit = slice / perUnit;
+  const int bg = unit / p.kvHeads, hk = unit - bg * p.kvHeads;
+  const int row0 = (slice - unit * perUnit) * kCastSliceRows;
+  // The original-layout row of each of the slice's rows (-1: tile padding), two per lane.
+  for (int r = lane; r < kCastSliceRows; r += 32) {
+    int dg[kMaxRank];
+    groupCoords(bg % p.groups, p.rank, p.dilation, dg);
+    sRows[r] = naturalKvRow(p, bg, row0 + r, dg);
+  }
+  __syncwarp();
+  // Lanes 0..kCastRows-1 each bring one row of batch b (K's rows for b < kCastBuffers, then V's).
+  auto issue = [&](int b) {
+    const int q = b % kCastBuffers;
+    const uint32_t dst = stage + (q * kCastRows + lane) * kCastRowBytes;
+    const long long row = lane < kCastRows ? sRows[q * kCastRows + lane] : 0;
+    if (row < 0) {
+      for (int i = 0; i < kCastRowBytes; i += 16) {
+        asm volatile("st.shared.v4.u32 [%0], {%1, %1, %1, %1};\n" ::"r"(dst + i), "r"(0u)
+                     : "memory");
+      }
+    }
+    const uint32_t valid = __ballot_sync(0xffffffffu, lane < kCastRows && row >= 0);
+    const uint32_t bar = bars + 8 * q;
+    if (lane == 0) mbarExpectTx(bar, __popc(valid) * kCastRowBytes);
+    if (valid >> lane & 1u) {
+      const float* src = b < kCastBuffers ? p.kNatural : p.vNatural;
+      bulkLoadOnce(dst, src + (row * p.kvHeads + hk) * kWD, kCastRowBytes, bar);
+    }
+  };
+#pragma unroll 1
+  for (int b = 0; b < kCastBuffers; b++) issue(b);
+#pragma unroll 1
+  for (int b = 0; b < 2 * kCastBuffers; b++) {
+    const int q = b % kCastBuffers;
+    mbarWait(bars + 8 * q, b / kCastBuffers);
+    __syncwarp();  // the zeros other lanes wrote into padding rows
+    auto* dst = static_cast<__nv_bfloat16*>(const_cast<void*>(b < kCastBuffers ? p.k : p.v));
+    const long long first = ((long long)bg * p.kvSeq + row0 + q * kCastRows) * p.kvHeads + hk;
+#pragma unroll 4
+    for (int j = 0; j < kCastRows; j++) {
+      float4 x;
+      asm volatile("ld.shared.v4.f32 {%0, %1, %2, %3}, [%4];\n"
+                   : "=f"(x.x), "=f"(x.y), "=f"(x.z), "=f"(x.w)
+                   : "r"(stage + (q * kCastRows + j) * kCastRowBytes + lane * 16));
+      storeCast(dst + (first + (long long)j * p.kvHeads) * kWD + lane * 4, x);
+    }
+    if (b < kCastBuffers) {
+      // The buffer's generic-proxy reads (and zero writes) are done, in every lane, before the
+      // bulk copies (async proxy) reuse it.
+      fenceProxyAsync();
+      __syncwarp();
+      issue(b + kCastBuffers);
+    }
+  }
+  fenceProxyAsyncGlobal();
+  __threadfence();
+  __syncwarp();
+  if (lane == 0) addRelease(p.castState + 1 + unit, 1);
+}
+
+// The cast warp of a 128-row CTA: claims slices in order (the claim counter castState[0]) and
+// casts them, paced by its producer's current work item w (*sItem; -1 once the producer has
+// issued its last load): claims may reach the slice that lies as far into the next unit as item
+// w + resident lies into its own, so that the next unit is cast evenly over the current one's
+// items, a wave of CTAs before its first item starts (a burst of casting would compete with the
+// attention for memory). A claimed slice is always cast, and casting never waits on another CTA,
+// so a producer waiting for its unit's slices always sees them completed: the pace lets its own
+// cast warp claim whatever of the unit is left.
+__device__ inline void castWorker(const Params& p, uint32_t stage, uint32_t bars, int* sItem,
+                                  long long* sRows, int lane) {
+  const int perUnit = (int)(p.kvSeq / kCastSliceRows);
+  const int total = perUnit * p.batchGroups * p.kvHeads;
+  const long long unitItems = (long long)p.qTiles * (p.heads / p.kvHeads);
+  for (;;) {
+    int slice = -1;  // -1: wait for the producer to move on
+    if (lane == 0) {
+      const int w = atomicOr(sItem, 0);
+      const int claimed = loadRelaxed(p.castState);
+      const long long pace = (w + p.resident + unitItems) * perUnit / unitItems;
+      if (w < 0 || claimed >= total) {
+        slice = total;  // nothing more for this CTA to cast
+      } else if (claimed < pace) {
+        slice = atomicAdd(p.castState, 1);
+      }
+    }
+    slice = __shfl_sync(0xffffffffu, slice, 0);
+    if (slice >= total) return;
+    if (slice < 0) {
+      __nanosleep(2000);
+      continue;
+    }
+    castSlice(p, slice, perUnit, stage, bars, sRows, lane);
+  }
+}
+
 #endif  // GNA_WGMMA_DEVICE
+
+// The fused cast's start: the units that the first wave of CTAs works on (slices [0, slices)),
+// cast at the full width of the GPU before the attention kernel starts (its cast warps alone
+// would hold every CTA back until the first unit is done), and the cast state initialised as if
+// the cast warps had claimed and cast them. One warp per permuted row, K's and V's.
+__global__ void __launch_bounds__(256) castKvPrologue(Params p, int slices) {
+#ifdef GNA_WGMMA_DEVICE
+  const int perUnit = (int)(p.kvSeq / kCastSliceRows);
+  const int units = p.batchGroups * p.kvHeads;
+  if (blockIdx.x == 0) {
+    for (int u = threadIdx.x; u <= units; u += blockDim.x) {
+      p.castState[u] = u == 0 ? slices : (u - 1 < slices / perUnit ? perUnit : 0);
+    }
+  }
+  const int lane = threadIdx.x % 32;
+  const long long rows = (long long)slices * kCastSliceRows;
+  for (long long r = (blockIdx.x * (long long)blockDim.x + threadIdx.x) / 32; r < rows;
+       r += (long long)gridDim.x * blockDim.x / 32) {
+    const int unit = (int)(r / p.kvSeq);
+    const int bg = unit / p.kvHeads, hk = unit - bg * p.kvHeads;
+    const int s = (int)(r - (long long)unit * p.kvSeq);
+    int dg[kMaxRank];
+    groupCoords(bg % p.groups, p.rank, p.dilation, dg);
+    const long long row = naturalKvRow(p, bg, s, dg);
+    float4 k = make_float4(0.f, 0.f, 0.f, 0.f), v = k;
+    if (row >= 0) {
+      const long long at = (row * p.kvHeads + hk) * kWD + lane * 4;
+      k = __ldcs(reinterpret_cast<const float4*>(p.kNatural + at));
+      v = __ldcs(reinterpret_cast<const float4*>(p.vNatural + at));
+    }
+    const long long to = (((long long)bg * p.kvSeq + s) * p.kvHeads + hk) * kWD + lane * 4;
+    storeCast(static_cast<__nv_bfloat16*>(const_cast<void*>(p.k)) + to, k);
+    storeCast(static_cast<__nv_bfloat16*>(const_cast<void*>(p.v)) + to, v);
+  }
+#endif
+}
 
 // A CTA runs work items blockIdx.x, blockIdx.x + gridDim.x, ...: one each when the grid covers
 // them all, several when persistent (grid = CTAs resident at once), the producer streaming the
@@ -302,6 +498,12 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
   const uint32_t bars = smemAddr(sBars);
   // Row of the original layout per Q tile row (-1: tile padding), for the Q load and the output.
   long long* sRow = reinterpret_cast<long long*>(sBars + 32 * S);
+  // The fused cast's shared memory (kCastSmem bytes, allocated only when the launch fuses it).
+  unsigned char* sCast = reinterpret_cast<unsigned char*>(sRow + BQ);
+  long long* sCastRows = reinterpret_cast<long long*>(sCast + kCastBufferBytes);
+  const uint32_t castBars = smemAddr(sCastRows + kCastSliceRows);
+  int* sCastItem = reinterpret_cast<int*>(sCastRows + kCastSliceRows + kCastBuffers);
+  const bool castKv = BQ == 128 && p.kNatural != nullptr;
   auto fullK = [&](int st) { return bars + 8 * st; };
   auto fullV = [&](int st) { return bars + 8 * (S + st); };
   auto emptyK = [&](int st) { return bars + 8 * (2 * S + st); };
@@ -318,13 +520,19 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
       mbarInit(bars + 8 * i, 1);
       mbarInit(bars + 8 * (2 * S + i), kConsumers / 32);  // one release per consumer warp
     }
+    if (castKv) {
+      for (int i = 0; i < kCastBuffers; i++) mbarInit(castBars + 8 * i, 1);
+      *sCastItem = blockIdx.x;
+    }
     fenceProxyAsync();  // barrier initialisation visible to the TMA unit
   }
   __syncthreads();  // the only CTA-wide barrier: from here on, stages hand over via mbarriers
 
   if (warp >= kConsumers / 32) {  // producer warpgroup: one thread streams K/V chunks with TMA
     asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\n" ::: "memory");
-    if (warp == kConsumers / 32 && lane == 0) {
+    if (castKv && warp == kConsumers / 32 + 1) {
+      castWorker(p, smemAddr(sCast), castBars, sCastItem, sCastRows, lane);
+    } else if (warp == kConsumers / 32 && lane == 0) {
       // Ring slot n: wait for the release of its previous use (slot n - S), then load both
       // column halves of the chunk at permuted KV row `row`, KV head `hk`.
       auto load = [&](const CUtensorMap* map, unsigned char* ring, uint32_t full, uint32_t empty,
@@ -341,8 +549,21 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
         load(&tmV, sV, fullV(ringStage<S>(n - 1)), emptyV(ringStage<S>(n - 1)), n - 1, lastHk,
              lastRow);
       };
+      // The first item of each unit waits until the unit's K/V are cast (fused cast): every
+      // slice counted done with release, then this thread's TMA reads follow the proxy fence.
+      int readyUnit = -1;
+      auto awaitCast = [&](int w, const WorkItem& t) {
+        atomicExch(sCastItem, w);
+        const int unit = castUnit(p, t);
+        if (unit == readyUnit) return;
+        const int perUnit = (int)(p.kvSeq / kCastSliceRows);
+        while (loadAcquire(p.castState + 1 + unit) < perUnit) __nanosleep(128);
+        fenceProxyAsyncGlobal();
+        readyUnit = unit;
+      };
       for (int w = blockIdx.x; w < items; w += gridDim.x) {
         const WorkItem t = itemCoords(p, w);
+        if (castKv) awaitCast(w, t);
         const KvWalk<NC> walk = kvWalk<NC>(p, t.bg % p.groups, t.qTile);
         const int hk = t.h / (p.heads / p.kvHeads);
         const int rowBaseKv = t.bg * (int)p.kvSeq;
@@ -355,6 +576,7 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
         }
       }
       if (n > 0) loadLastV();
+      if (castKv) atomicExch(sCastItem, -1);  // the cast warp stops claiming
     }
     return;
   }
@@ -700,7 +922,11 @@ Status launchWgmma(const Params& p, bool persistent) {
   Status st = encodeKvMap(&tmK, p.k, rows, p.kvHeads, NC);
   if (st.ok) st = encodeKvMap(&tmV, p.v, rows, p.kvHeads, NC);
   if (!st.ok) return st;
-  const size_t smem = 1024 + (size_t)(BQ + 2 * S * NC) * kWD * 2 + 32 * S + BQ * sizeof(long long);
+  if (p.kNatural != nullptr && BQ != 128) {
+    return Status::Fail("GNA wgmma forward: the fused K/V cast needs 128-token Q tiles");
+  }
+  const size_t smem = 1024 + (size_t)(BQ + 2 * S * NC) * kWD * 2 + 32 * S + BQ * sizeof(long long) +
+                      (p.kNatural != nullptr ? kCastSmem : 0);
   st = cudaStatus(cudaFuncSetAttribute(wgmmaForwardKernel<BQ, NC>,
                                        cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem),
                   "cudaFuncSetAttribute (GNA wgmma forward shared memory)");
@@ -717,6 +943,17 @@ Status launchWgmma(const Params& p, bool persistent) {
   Params launch = p;
   launch.resident = sms * ctasPerSm<BQ>();
   const long long ctas = persistent ? std::min(items, (long long)launch.resident) : items;
+  if (p.kNatural != nullptr) {
+    // The units of the first wave's items (items are in unit order).
+    const int firstUnits = 1 + (int)((std::min(items, (long long)launch.resident) - 1) /
+                                     ((long long)p.qTiles * (p.heads / p.kvHeads)));
+    const int slices = firstUnits * (int)(p.kvSeq / kCastSliceRows);
+    const long long warps = (long long)slices * kCastSliceRows;
+    castKvPrologue<<<(unsigned)std::min<long long>((warps + 7) / 8, (long long)sms * 16), 256>>>(
+        p, slices);
+    st = lastLaunchStatus("GNA forward (wgmma, K/V cast prologue)");
+    if (!st.ok) return st;
+  }
   wgmmaForwardKernel<BQ, NC><<<(unsigned)ctas, consumersFor<BQ>() + 128, smem>>>(launch, tmK, tmV);
   return lastLaunchStatus("GNA forward (wgmma, TMA)");
 }

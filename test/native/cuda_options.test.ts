@@ -14,14 +14,15 @@ describe('setCudaGnaOptions', () => {
 
   test('stores valid settings', () => {
     setCudaGnaOptions({ precision: 'float16', rowsPerWarp: 16, kernel: 'wgmma',
-      wgmmaSchedule: 'cooperative', persistent: false,
+      wgmmaSchedule: 'cooperative', persistent: false, fuseKvCast: false,
       tileShapes: { qTile: [8, 8], kvTile: [8, 16] } });
     expect(cudaGnaOptions).toMatchObject({ precision: 'float16', rowsPerWarp: 16, kernel: 'wgmma',
-      wgmmaSchedule: 'cooperative', persistent: false,
+      wgmmaSchedule: 'cooperative', persistent: false, fuseKvCast: false,
       tileShapes: { qTile: [8, 8], kvTile: [8, 16] } });
-    setCudaGnaOptions({ tileShapes: undefined, wgmmaSchedule: undefined });
+    setCudaGnaOptions({ tileShapes: undefined, wgmmaSchedule: undefined, fuseKvCast: undefined });
     expect(cudaGnaOptions.tileShapes).toBeUndefined();
     expect(cudaGnaOptions.wgmmaSchedule).toBeUndefined();
+    expect(cudaGnaOptions.fuseKvCast).toBeUndefined();
   });
 
   test.each([
@@ -30,6 +31,7 @@ describe('setCudaGnaOptions', () => {
     [{ kernel: 'fast' }, /kernel=fast must be 'auto', 'mma' or 'wgmma'/],
     [{ wgmmaSchedule: 'pp' }, /wgmmaSchedule=pp must be 'pingpong' or 'cooperative'/],
     [{ persistent: 1 }, /persistent=1 must be a boolean/],
+    [{ fuseKvCast: 'yes' }, /fuseKvCast=yes must be a boolean/],
     [{ tileShapes: { qTile: [8, 8], kvTile: [8] } }, /tileShapes must be \{qTile, kvTile\}/],
     [{ tileShapes: { qTile: [0], kvTile: [8] } }, /entries in \[1, 1023\]/],
   ])('rejects %j', (options, message) => {

@@ -20,7 +20,7 @@ import { gna, normalizeGnaProblem } from '../../src';
 import { cudaFallbackStats, resetCudaFallbackStats, setCudaGnaOptions,
          CudaPrecision } from '../../kernels/native';
 import { Scratch, TC_KERNEL_CODES, WGMMA_SCHEDULE_CODES, allocPermuted, permuteOperands,
-         shapeDesc, tiledForward } from '../../kernels/native/gna_launch';
+         permutedRows, shapeDesc, tiledForward } from '../../kernels/native/gna_launch';
 import { PlanCache } from '../../kernels/native/gna_plan';
 import { PARITY_CASES, PARITY_TOLERANCE, ParityCase, ParityInputs, buildParityInputs, expectParity, parityReference,
          runParityCase } from '../helpers/parity_cases';
@@ -150,7 +150,7 @@ const WGMMA_CASES: Array<[ParityCase, number[][], number[][]]> = [
 describeCuda('GNA wgmma forward on cuda (sm_90)', () => {
   beforeAll(useCuda);
   afterAll(() => setCudaGnaOptions({ kernel: 'auto', wgmmaSchedule: undefined, persistent: false,
-    tileShapes: undefined }));
+    fuseKvCast: undefined, tileShapes: undefined }));
   const hopper = () => addon().probe().computeCapability === '9.0';
   const references = new Map<string, [ParityInputs, ReturnType<typeof parityReference>]>();
   const referenceOf = (c: ParityCase) => {
@@ -172,7 +172,7 @@ describeCuda('GNA wgmma forward on cuda (sm_90)', () => {
   test.each(cases)('bfloat16 wgmma: %s', (_name, c, qTile, kvTile, wgmmaSchedule, persistent) => {
     if (!hopper()) return;
     setCudaGnaOptions({ precision: 'bfloat16', kernel: 'wgmma', wgmmaSchedule, persistent,
-      tileShapes: { qTile, kvTile } });
+      fuseKvCast: true, tileShapes: { qTile, kvTile } });
     const [x, ref] = referenceOf(c);
     const tensors = tf.memory().numTensors;
     const buffers = deviceBuffers();
@@ -247,6 +247,91 @@ describeCuda('GNA wgmma forward on cuda (sm_90)', () => {
       const short = scratch.alloc(x.q.byteLength - 4);
       expect(() => run(short, outs[1], true))
         .toThrow(new RegExp(`buffer q holds ${x.q.byteLength - 4} bytes but the op needs ${x.q.byteLength}`));
+    } finally {
+      scratch.free();
+      plans.dispose();
+    }
+    expect(deviceBuffers()).toBe(buffers);
+  });
+
+  // gna() also hands the wgmma kernel with 128-token Q tiles K and V as they are (float32,
+  // original layout): a spare producer warp of each CTA casts the (batch, KV head) units ahead of
+  // the work items that read them (fuseKvCast). Its permuted bf16 K/V must be the permute kernel's
+  // bit for bit (tile padding rows included, as zeros), and so must the output; persistent CTAs
+  // and one CTA per item synchronise on the cast differently, so both run.
+  const fusedCastCases = WGMMA_CASES.flatMap(([c, qTiles, kvTiles]) => qTiles
+    .filter((qTile) => qTile.reduce((a, b) => a * b, 1) === 128)
+    .flatMap((qTile) => kvTiles.flatMap((kvTile) => [true, false].map((persistent) =>
+      [`${c.name}, tiles ${qTile.join('x')}/${kvTile.join('x')}, ` +
+        `${persistent ? 'persistent' : 'one CTA per item'}`, c, qTile, kvTile,
+      persistent] as const))));
+  test.each(fusedCastCases)('K/V cast by the kernel equals the separate cast pass: %s',
+    (_name, c, qTile, kvTile, persistent) => {
+    if (!hopper()) return;
+    const a = addon();
+    const [x, ref] = referenceOf(c);
+    const info = (shape: number[]) => ({ shape, dtype: 'float32' as const });
+    const problem = normalizeGnaProblem(info(x.qShape), info(x.kShape), info(x.vShape),
+      { windowSize: c.windowSize, stride: c.stride, dilation: c.dilation, isCausal: c.isCausal,
+        scale: c.scale });
+    const buffers = deviceBuffers();
+    const plans = new PlanCache(a);
+    const scratch = new Scratch(a);
+    try {
+      const tileShapes = { qTile: [...qTile], kvTile: [...kvTile] };
+      const tiled = tiledForward(a, plans, problem, { precision: 'bfloat16', persistent,
+        fuseKvCast: true, tileShapes })!;
+      expect(tiled.kvNatural).toBe(true);
+      // By default these small problems keep the separate pass: a unit's items fill under two
+      // waves of CTAs (KV_CAST_MIN_WAVES).
+      for (const fuseKvCast of [false, undefined]) {
+        expect(tiledForward(a, plans, problem, { precision: 'bfloat16', fuseKvCast,
+          tileShapes })!.kvNatural).toBe(false);
+      }
+      const upload = (data: Float32Array) => {
+        const h = scratch.alloc(data.byteLength);
+        a.upload(h, data);
+        return h;
+      };
+      const [q, k, v] = [x.q, x.k, x.v].map(upload);
+      const outCount = x.q.length / c.headDim * c.valueDim;
+      const outs = [0, 1].map(() => [scratch.alloc(outCount * 4),
+        scratch.alloc(outCount / c.valueDim * 4)]);
+      const separate = allocPermuted(scratch, problem, { ...tiled, kvNatural: false });
+      permuteOperands(a, problem, tiled, q, k, v, separate);
+      const fused = allocPermuted(scratch, problem, tiled);
+      const run = (p: typeof fused, [out, lse]: number[], ...cast: number[]) =>
+        a.gnaForwardTiled(tiled.plan.id, shapeDesc(problem), 'bfloat16', q, p.k, p.v, out, lse, 32,
+          TC_KERNEL_CODES.wgmma, WGMMA_SCHEDULE_CODES.cooperative, persistent, true, ...cast);
+      run(separate, outs[0]);
+      run(fused, outs[1], k, v, fused.castState!);
+      const kvBytes = permutedRows(problem, tiled).kvRows * c.kvHeads * c.headDim * 2;
+      const bytes = (h: number) => {
+        const host = Buffer.alloc(kvBytes);
+        a.download(h, host);
+        return host;
+      };
+      expect(bytes(fused.k).equals(bytes(separate.k))).toBe(true);
+      expect(bytes(fused.v).equals(bytes(separate.v))).toBe(true);
+      const [o0, l0, o1, l1] = outs.flat().map((h, i) => {
+        const host = new Float32Array(i % 2 === 0 ? outCount : outCount / c.valueDim);
+        a.download(h, host);
+        return host;
+      });
+      expect(maxAbsDiff(o1, o0)).toBe(0);
+      expect(maxAbsDiff(l1, l0)).toBe(0);
+      expect(maxAbsDiff(o1, ref.output)).toBeLessThanOrEqual(TOLERANCE.bfloat16);
+      // Bad input is an error naming the rule: the fused cast needs Q in the original layout
+      // too, and writes buffers of its own.
+      const permutedQ = scratch.alloc(permutedRows(problem, tiled).qRows * c.heads * c.headDim * 2);
+      expect(() => a.gnaForwardTiled(tiled.plan.id, shapeDesc(problem), 'bfloat16', permutedQ,
+        fused.k, fused.v, outs[1][0], outs[1][1], 32, TC_KERNEL_CODES.wgmma,
+        WGMMA_SCHEDULE_CODES.cooperative, persistent, false, k, v, fused.castState!))
+        .toThrow(/fused K\/V cast \(kNatural\) needs the wgmma kernel with 128-token Q tiles, q in/);
+      expect(() => run(fused, outs[1], k, v, k))
+        .toThrow(/kP, vP and castState must be buffers of their own/);
+      expect(() => run(fused, outs[1], k, v, scratch.alloc(4)))
+        .toThrow(/buffer castState holds 4 bytes but the op needs/);
     } finally {
       scratch.free();
       plans.dispose();
