@@ -19,7 +19,7 @@ if [ "${SMI_LOG:-0}" = 1 ]; then
   smi_pid=$!
 fi
 if [ "${TESTS:-1}" = 1 ]; then
-  timeout "${TEST_TIMEOUT:-300}" node node_modules/.bin/jest ${TEST_PATHS:-test/native} --verbose \
+  timeout "${TEST_TIMEOUT:-480}" node node_modules/.bin/jest ${TEST_PATHS:-test/native} --verbose \
     > "$out/tests.log" 2>&1
   echo "jest exit $?"
   grep -E "✓|✕|Tests:|Suites:" "$out/tests.log" | tail -n "${TEST_LINES:-25}"

@@ -19,8 +19,9 @@ import * as tf from '@tensorflow/tfjs';
 import { gna, normalizeGnaProblem } from '../../src';
 import { cudaFallbackStats, resetCudaFallbackStats, setCudaGnaOptions,
          CudaPrecision } from '../../kernels/native';
-import { Scratch, TC_KERNEL_CODES, WGMMA_SCHEDULE_CODES, allocPermuted, permuteOperands,
-         permutedRows, shapeDesc, tiledForward } from '../../kernels/native/gna_launch';
+import { KV_CAST_MIN_WAVES, Scratch, TC_KERNEL_CODES, WGMMA_SCHEDULE_CODES, allocPermuted,
+         permuteOperands, permutedRows, shapeDesc,
+         tiledForward } from '../../kernels/native/gna_launch';
 import { PlanCache } from '../../kernels/native/gna_plan';
 import { PARITY_CASES, PARITY_TOLERANCE, ParityCase, ParityInputs, buildParityInputs, expectParity, parityReference,
          runParityCase } from '../helpers/parity_cases';
@@ -265,11 +266,15 @@ describeCuda('GNA wgmma forward on cuda (sm_90)', () => {
       [`${c.name}, tiles ${qTile.join('x')}/${kvTile.join('x')}, ` +
         `${persistent ? 'persistent' : 'one CTA per item'}`, c, qTile, kvTile,
       persistent] as const))));
-  test.each(fusedCastCases)('K/V cast by the kernel equals the separate cast pass: %s',
-    (_name, c, qTile, kvTile, persistent) => {
-    if (!hopper()) return;
+  // Runs the kernel on K/V cast by the separate pass and on K/V it casts itself; checks both
+  // casts and outputs bit for bit, the default choice of fuseKvCast (`byDefault`), the output
+  // against the float64 reference where given, and the errors of bad fused-cast arguments.
+  const checkFusedCast = (c: ParityCase,
+                          x: Pick<ParityInputs, 'q' | 'k' | 'v' | 'qShape' | 'kShape' | 'vShape'>,
+                          qTile: readonly number[],
+                          kvTile: readonly number[], persistent: boolean, byDefault: boolean,
+                          reference?: Float32Array | Float64Array) => {
     const a = addon();
-    const [x, ref] = referenceOf(c);
     const info = (shape: number[]) => ({ shape, dtype: 'float32' as const });
     const problem = normalizeGnaProblem(info(x.qShape), info(x.kShape), info(x.vShape),
       { windowSize: c.windowSize, stride: c.stride, dilation: c.dilation, isCausal: c.isCausal,
@@ -282,12 +287,10 @@ describeCuda('GNA wgmma forward on cuda (sm_90)', () => {
       const tiled = tiledForward(a, plans, problem, { precision: 'bfloat16', persistent,
         fuseKvCast: true, tileShapes })!;
       expect(tiled.kvNatural).toBe(true);
-      // By default these small problems keep the separate pass: a unit's items fill under two
-      // waves of CTAs (KV_CAST_MIN_WAVES).
-      for (const fuseKvCast of [false, undefined]) {
-        expect(tiledForward(a, plans, problem, { precision: 'bfloat16', fuseKvCast,
-          tileShapes })!.kvNatural).toBe(false);
-      }
+      expect(tiledForward(a, plans, problem, { precision: 'bfloat16', fuseKvCast: false,
+        tileShapes })!.kvNatural).toBe(false);
+      expect(tiledForward(a, plans, problem, { precision: 'bfloat16', tileShapes })!.kvNatural)
+        .toBe(byDefault);
       const upload = (data: Float32Array) => {
         const h = scratch.alloc(data.byteLength);
         a.upload(h, data);
@@ -320,7 +323,9 @@ describeCuda('GNA wgmma forward on cuda (sm_90)', () => {
       });
       expect(maxAbsDiff(o1, o0)).toBe(0);
       expect(maxAbsDiff(l1, l0)).toBe(0);
-      expect(maxAbsDiff(o1, ref.output)).toBeLessThanOrEqual(TOLERANCE.bfloat16);
+      if (reference !== undefined) {
+        expect(maxAbsDiff(o1, reference)).toBeLessThanOrEqual(TOLERANCE.bfloat16);
+      }
       // Bad input is an error naming the rule: the fused cast needs Q in the original layout
       // too, and writes buffers of its own.
       const permutedQ = scratch.alloc(permutedRows(problem, tiled).qRows * c.heads * c.headDim * 2);
@@ -337,6 +342,50 @@ describeCuda('GNA wgmma forward on cuda (sm_90)', () => {
       plans.dispose();
     }
     expect(deviceBuffers()).toBe(buffers);
+  };
+  // Small problems: the prologue kernel casts every unit (all their items fit the first wave of
+  // CTAs), and by default they keep the separate pass (a unit's items fill under two waves).
+  test.each(fusedCastCases)('K/V cast by the kernel equals the separate cast pass: %s',
+    (_name, c, qTile, kvTile, persistent) => {
+    if (!hopper()) return;
+    const [x, ref] = referenceOf(c);
+    checkFusedCast(c, x, qTile, kvTile, persistent, false, ref.output);
+  });
+  // Problems whose units span waves of CTAs: the prologue kernel casts the first wave's units,
+  // the CTAs' cast warps the others, paced over the work items, while the attention reads them.
+  // A: 288 items per unit (fused by default on a GPU of up to 144 multiprocessors), batch 2 and
+  // GQA (4 units, 3 cast in the kernel). B: 128 items per unit (separate by default), dilation
+  // (2, 2) and causal (4 units, 2 cast in the kernel). No float64 reference at this size (the
+  // separate pass's result is held to it above), and inputs from an integer hash: jest runs
+  // Math-heavy generators some 20 times slower than node.
+  const atScale = [
+    tcCase('2d (64,288) K(16,16) s(8,8) B2 GQA H4/2 D128',
+      { batch: 2, heads: 4, kvHeads: 2, shape: [64, 288], windowSize: [16, 16], stride: [8, 8] },
+      128),
+    tcCase('2d (128,256) K(8,8) s(4,4) d(2,2) causal (T,F) H2/1 D128',
+      { heads: 2, kvHeads: 1, shape: [128, 256], windowSize: [8, 8], stride: [4, 4],
+        dilation: [2, 2], isCausal: [T, F] }, 128),
+  ];
+  const hashed = (size: number, seed: number) => {
+    const x = new Float32Array(size);
+    for (let i = 0; i < size; i++) x[i] = (Math.imul(i + seed, 0x9e3779b1) >>> 8) / 16777216 - 0.5;
+    return x;
+  };
+  test.each(atScale.flatMap((c) => [true, false].map((persistent) =>
+    [`${c.name}, ${persistent ? 'persistent' : 'one CTA per item'}`, c, persistent] as const)))(
+    'K/V cast by the kernel at scale equals the separate pass: %s', (_name, c, persistent) => {
+    if (!hopper()) return;
+    const lead = [c.batch, ...c.shape];
+    const tokens = lead.reduce((x, y) => x * y, 1);
+    const x = { qShape: [...lead, c.heads, c.headDim], kShape: [...lead, c.kvHeads, c.headDim],
+      vShape: [...lead, c.kvHeads, c.valueDim], q: hashed(tokens * c.heads * c.headDim, 1),
+      k: hashed(tokens * c.kvHeads * c.headDim, 1 << 28),
+      v: hashed(tokens * c.kvHeads * c.valueDim, 1 << 29) };
+    // The default: fused where a unit's items fill KV_CAST_MIN_WAVES waves of 128-row CTAs.
+    const qTiles = c.shape.map((n, a) => Math.ceil(n / (c.dilation[a] * [8, 16][a])))
+      .reduce((p, q) => p * q, 1);
+    const waves = qTiles * (c.heads / c.kvHeads) / addon().probe().multiProcessorCount!;
+    checkFusedCast(c, x, [8, 16], [8, 16], persistent, waves >= KV_CAST_MIN_WAVES);
   });
 
   // The conditional rescale (kRescaleSlack in gna_wgmma.cu): on head 0 the scores rise along the
