@@ -213,8 +213,7 @@ function kvCastWaves(addon: NativeAddon, problem: GnaProblem, qTile: number[]): 
   if (!multiprocessors.has(addon)) {
     multiprocessors.set(addon, addon.probe().multiProcessorCount ?? 1);
   }
-  const qTiles = product(qTile.map((t, a) => Math.ceil(problem.spatialShape[a] /
-    (t * problem.dilation[a]))));
+  const qTiles = permutedLength(qTile, problem) / product(qTile);
   return qTiles * (problem.heads / problem.kvHeads) / multiprocessors.get(addon)!;
 }
 

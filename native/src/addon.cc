@@ -711,6 +711,7 @@ struct TiledCall {
   GnaShape s;
   Elem e;
   size_t es;             // bytes per operand element
+  double bg;             // batch x dilation groups
   double qRows, kvRows;  // rows of the Q- and KV-tiled permuted layouts
   const void* k;
   const void* v;
@@ -726,7 +727,7 @@ TiledCall tiledCall(Napi::Env env, const Napi::CallbackInfo& info) {
   const size_t es = elemSize(e);
   const void* k = need(env, info[4], "k", kvRows * s.kvHeads * s.headDim * es);
   const void* v = need(env, info[5], "v", kvRows * s.kvHeads * s.valueDim * es);
-  return {p, s, e, es, bg * p.tiles.qSeq, kvRows, k, v};
+  return {p, s, e, es, bg, bg * p.tiles.qSeq, kvRows, k, v};
 }
 
 Napi::Value GnaForwardTiled(const Napi::CallbackInfo& info) {
@@ -758,9 +759,8 @@ Napi::Value GnaForwardTiled(const Napi::CallbackInfo& info) {
     const double kvNatural = rows * s.kvHeads * s.headDim * 4;
     wgmma.kNatural = static_cast<const float*>(need(env, info[13], "kNatural", kvNatural));
     wgmma.vNatural = static_cast<const float*>(need(env, info[14], "vNatural", kvNatural));
-    const double bg = (double)s.batch * c.plan.qGeometry.groups;
     wgmma.castState = static_cast<int*>(
-        need(env, info[15], "castState", (double)kvCastStateInts((long long)bg, s.kvHeads) * 4));
+        need(env, info[15], "castState", (double)kvCastStateInts((long long)c.bg, s.kvHeads) * 4));
     // The kernel writes kP, vP and castState while it reads the others.
     const void* written[] = {c.k, c.v, wgmma.castState};
     const void* read[] = {q, wgmma.kNatural, wgmma.vNatural};

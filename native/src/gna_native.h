@@ -122,7 +122,7 @@ struct WgmmaConfig {
   bool qNatural = false;    // q is float32 in the original layout, cast and tiled by the kernel
   // K/V cast fused into the kernel (128-token Q tiles, with qNatural): float32 K/V in the original
   // layout, which the CTAs cast into the permuted k/v buffers as the work items come to need them;
-  // castState: kvCastStateInts(...) int32s of scratch, zeroed by the launch.
+  // castState: kvCastStateInts(...) int32s of scratch, initialised by the launch.
   const float* kNatural = nullptr;
   const float* vNatural = nullptr;
   int* castState = nullptr;

@@ -68,6 +68,14 @@ constexpr int kCastSliceRows = kCastRows * kCastBuffers;  // K's four batches, t
 // mbarriers and the producer's current work item.
 constexpr int kCastBufferBytes = kCastBuffers * kCastRows * kCastRowBytes;
 constexpr int kCastSmem = kCastBufferBytes + 8 * kCastSliceRows + 8 * kCastBuffers + 16;
+// A unit's slices, and its work items (items run Q tile fastest, then head, and the heads that
+// share a KV head are adjacent).
+__host__ __device__ inline int castSlicesPerUnit(const Params& p) {
+  return (int)(p.kvSeq / kCastSliceRows);
+}
+__host__ __device__ inline long long castUnitItems(const Params& p) {
+  return (long long)p.qTiles * (p.heads / p.kvHeads);
+}
 
 // Ring stage and phase parity of ring slot n (S a power of two).
 template <int S> __device__ inline int ringStage(int n) { return (unsigned)n % S; }
@@ -409,9 +417,9 @@ __device__ inline void castSlice(const Params& p, int slice, int perUnit, uint32
 // cast warp claim whatever of the unit is left.
 __device__ inline void castWorker(const Params& p, uint32_t stage, uint32_t bars, int* sItem,
                                   long long* sRows, int lane) {
-  const int perUnit = (int)(p.kvSeq / kCastSliceRows);
+  const int perUnit = castSlicesPerUnit(p);
   const int total = perUnit * p.batchGroups * p.kvHeads;
-  const long long unitItems = (long long)p.qTiles * (p.heads / p.kvHeads);
+  const long long unitItems = castUnitItems(p);
   for (;;) {
     int slice = -1;  // -1: wait for the producer to move on
     if (lane == 0) {
@@ -442,7 +450,7 @@ __device__ inline void castWorker(const Params& p, uint32_t stage, uint32_t bars
 // the cast warps had claimed and cast them. One warp per permuted row, K's and V's.
 __global__ void __launch_bounds__(256) castKvPrologue(Params p, int slices) {
 #ifdef GNA_WGMMA_DEVICE
-  const int perUnit = (int)(p.kvSeq / kCastSliceRows);
+  const int perUnit = castSlicesPerUnit(p);
   const int units = p.batchGroups * p.kvHeads;
   if (blockIdx.x == 0) {
     for (int u = threadIdx.x; u <= units; u += blockDim.x) {
@@ -556,8 +564,7 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
         atomicExch(sCastItem, w);
         const int unit = castUnit(p, t);
         if (unit == readyUnit) return;
-        const int perUnit = (int)(p.kvSeq / kCastSliceRows);
-        while (loadAcquire(p.castState + 1 + unit) < perUnit) __nanosleep(128);
+        while (loadAcquire(p.castState + 1 + unit) < castSlicesPerUnit(p)) __nanosleep(128);
         fenceProxyAsyncGlobal();
         readyUnit = unit;
       };
@@ -922,9 +929,6 @@ Status launchWgmma(const Params& p, bool persistent) {
   Status st = encodeKvMap(&tmK, p.k, rows, p.kvHeads, NC);
   if (st.ok) st = encodeKvMap(&tmV, p.v, rows, p.kvHeads, NC);
   if (!st.ok) return st;
-  if (p.kNatural != nullptr && BQ != 128) {
-    return Status::Fail("GNA wgmma forward: the fused K/V cast needs 128-token Q tiles");
-  }
   const size_t smem = 1024 + (size_t)(BQ + 2 * S * NC) * kWD * 2 + 32 * S + BQ * sizeof(long long) +
                       (p.kNatural != nullptr ? kCastSmem : 0);
   st = cudaStatus(cudaFuncSetAttribute(wgmmaForwardKernel<BQ, NC>,
@@ -945,9 +949,9 @@ Status launchWgmma(const Params& p, bool persistent) {
   const long long ctas = persistent ? std::min(items, (long long)launch.resident) : items;
   if (p.kNatural != nullptr) {
     // The units of the first wave's items (items are in unit order).
-    const int firstUnits = 1 + (int)((std::min(items, (long long)launch.resident) - 1) /
-                                     ((long long)p.qTiles * (p.heads / p.kvHeads)));
-    const int slices = firstUnits * (int)(p.kvSeq / kCastSliceRows);
+    const int firstUnits =
+        1 + (int)((std::min(items, (long long)launch.resident) - 1) / castUnitItems(p));
+    const int slices = firstUnits * castSlicesPerUnit(p);
     const long long warps = (long long)slices * kCastSliceRows;
     castKvPrologue<<<(unsigned)std::min<long long>((warps + 7) / 8, (long long)sms * 16), 256>>>(
         p, slices);

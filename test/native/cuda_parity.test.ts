@@ -23,6 +23,8 @@ import { KV_CAST_MIN_WAVES, Scratch, TC_KERNEL_CODES, WGMMA_SCHEDULE_CODES, allo
          permuteOperands, permutedRows, shapeDesc,
          tiledForward } from '../../kernels/native/gna_launch';
 import { PlanCache } from '../../kernels/native/gna_plan';
+import { NativeAddon } from '../../kernels/native/addon';
+import { GnaProblem } from '../../src/params';
 import { PARITY_CASES, PARITY_TOLERANCE, ParityCase, ParityInputs, buildParityInputs, expectParity, parityReference,
          runParityCase } from '../helpers/parity_cases';
 import { maxAbsDiff, mulberry32, randomNormal, seedOf } from '../helpers/random';
@@ -192,6 +194,47 @@ describeCuda('GNA wgmma forward on cuda (sm_90)', () => {
     expect(deviceBuffers()).toBe(buffers);
   });
 
+  // The scaffolding of the tests that run gnaForwardTiled two ways on one problem: the problem,
+  // a plan cache and scratch (freed afterwards, no device buffer left behind), Q/K/V uploaded,
+  // two output/LSE pairs and their download ([out0, lse0, out1, lse1]).
+  interface TwoRuns {
+    a: NativeAddon; problem: GnaProblem; plans: PlanCache; scratch: Scratch;
+    q: number; k: number; v: number; outs: number[][]; results: () => Float32Array[];
+  }
+  const withTwoRuns = (c: ParityCase,
+                       x: Pick<ParityInputs, 'q' | 'k' | 'v' | 'qShape' | 'kShape' | 'vShape'>,
+                       body: (r: TwoRuns) => void) => {
+    const a = addon();
+    const info = (shape: number[]) => ({ shape, dtype: 'float32' as const });
+    const problem = normalizeGnaProblem(info(x.qShape), info(x.kShape), info(x.vShape),
+      { windowSize: c.windowSize, stride: c.stride, dilation: c.dilation, isCausal: c.isCausal,
+        scale: c.scale });
+    const buffers = deviceBuffers();
+    const plans = new PlanCache(a);
+    const scratch = new Scratch(a);
+    try {
+      const upload = (data: Float32Array) => {
+        const h = scratch.alloc(data.byteLength);
+        a.upload(h, data);
+        return h;
+      };
+      const [q, k, v] = [x.q, x.k, x.v].map(upload);
+      const outCount = x.q.length / c.headDim * c.valueDim;
+      const outs = [0, 1].map(() => [scratch.alloc(outCount * 4),
+        scratch.alloc(outCount / c.valueDim * 4)]);
+      const results = () => outs.flat().map((h, i) => {
+        const host = new Float32Array(i % 2 === 0 ? outCount : outCount / c.valueDim);
+        a.download(h, host);
+        return host;
+      });
+      body({ a, problem, plans, scratch, q, k, v, outs, results });
+    } finally {
+      scratch.free();
+      plans.dispose();
+    }
+    expect(deviceBuffers()).toBe(buffers);
+  };
+
   // gna() hands the wgmma kernel Q as is (float32, original layout; the kernel casts and tiles
   // it). Against Q permuted and cast by the permute kernel first, the result must be bit-equal:
   // both round the same float32 values to bf16.
@@ -203,27 +246,11 @@ describeCuda('GNA wgmma forward on cuda (sm_90)', () => {
     [c.name, c, qTile, kvTile] as const))(
     'Q in the original layout (cast fused) equals Q permuted first: %s', (_name, c, qTile, kvTile) => {
     if (!hopper()) return;
-    const a = addon();
     const [x, ref] = referenceOf(c);
-    const info = (shape: number[]) => ({ shape, dtype: 'float32' as const });
-    const problem = normalizeGnaProblem(info(x.qShape), info(x.kShape), info(x.vShape),
-      { windowSize: c.windowSize, stride: c.stride, dilation: c.dilation, isCausal: c.isCausal,
-        scale: c.scale });
-    const buffers = deviceBuffers();
-    const plans = new PlanCache(a);
-    const scratch = new Scratch(a);
-    try {
+    withTwoRuns(c, x, ({ a, problem, plans, scratch, q, k, v, outs, results }) => {
       const tiled = tiledForward(a, plans, problem, { precision: 'bfloat16',
         tileShapes: { qTile: [...qTile], kvTile: [...kvTile] } })!;
       expect(tiled.qNatural).toBe(true);
-      const upload = (data: Float32Array) => {
-        const h = scratch.alloc(data.byteLength);
-        a.upload(h, data);
-        return h;
-      };
-      const [q, k, v] = [x.q, x.k, x.v].map(upload);
-      const outCount = x.q.length / c.headDim * c.valueDim;
-      const outs = [0, 1].map(() => [scratch.alloc(outCount * 4), scratch.alloc(outCount / c.valueDim * 4)]);
       const permutedQ = { ...tiled, qNatural: false };
       const p = allocPermuted(scratch, problem, permutedQ);
       permuteOperands(a, problem, permutedQ, q, k, v, p);
@@ -233,11 +260,7 @@ describeCuda('GNA wgmma forward on cuda (sm_90)', () => {
           lse, 32, kernel, WGMMA_SCHEDULE_CODES.cooperative, false, qNatural);
       run(p.q!, outs[0], false);
       run(q, outs[1], true);
-      const [o0, l0, o1, l1] = outs.flat().map((h, i) => {
-        const host = new Float32Array(i % 2 === 0 ? outCount : outCount / c.valueDim);
-        a.download(h, host);
-        return host;
-      });
+      const [o0, l0, o1, l1] = results();
       expect(maxAbsDiff(o1, o0)).toBe(0);
       expect(maxAbsDiff(l1, l0)).toBe(0);
       expect(maxAbsDiff(o1, ref.output)).toBeLessThanOrEqual(TOLERANCE.bfloat16);
@@ -248,11 +271,7 @@ describeCuda('GNA wgmma forward on cuda (sm_90)', () => {
       const short = scratch.alloc(x.q.byteLength - 4);
       expect(() => run(short, outs[1], true))
         .toThrow(new RegExp(`buffer q holds ${x.q.byteLength - 4} bytes but the op needs ${x.q.byteLength}`));
-    } finally {
-      scratch.free();
-      plans.dispose();
-    }
-    expect(deviceBuffers()).toBe(buffers);
+    });
   });
 
   // gna() also hands the wgmma kernel with 128-token Q tiles K and V as they are (float32,
@@ -273,16 +292,8 @@ describeCuda('GNA wgmma forward on cuda (sm_90)', () => {
                           x: Pick<ParityInputs, 'q' | 'k' | 'v' | 'qShape' | 'kShape' | 'vShape'>,
                           qTile: readonly number[],
                           kvTile: readonly number[], persistent: boolean, byDefault: boolean,
-                          reference?: Float32Array | Float64Array) => {
-    const a = addon();
-    const info = (shape: number[]) => ({ shape, dtype: 'float32' as const });
-    const problem = normalizeGnaProblem(info(x.qShape), info(x.kShape), info(x.vShape),
-      { windowSize: c.windowSize, stride: c.stride, dilation: c.dilation, isCausal: c.isCausal,
-        scale: c.scale });
-    const buffers = deviceBuffers();
-    const plans = new PlanCache(a);
-    const scratch = new Scratch(a);
-    try {
+                          reference?: Float32Array | Float64Array) => withTwoRuns(c, x,
+    ({ a, problem, plans, scratch, q, k, v, outs, results }) => {
       const tileShapes = { qTile: [...qTile], kvTile: [...kvTile] };
       const tiled = tiledForward(a, plans, problem, { precision: 'bfloat16', persistent,
         fuseKvCast: true, tileShapes })!;
@@ -291,15 +302,6 @@ describeCuda('GNA wgmma forward on cuda (sm_90)', () => {
         tileShapes })!.kvNatural).toBe(false);
       expect(tiledForward(a, plans, problem, { precision: 'bfloat16', tileShapes })!.kvNatural)
         .toBe(byDefault);
-      const upload = (data: Float32Array) => {
-        const h = scratch.alloc(data.byteLength);
-        a.upload(h, data);
-        return h;
-      };
-      const [q, k, v] = [x.q, x.k, x.v].map(upload);
-      const outCount = x.q.length / c.headDim * c.valueDim;
-      const outs = [0, 1].map(() => [scratch.alloc(outCount * 4),
-        scratch.alloc(outCount / c.valueDim * 4)]);
       const separate = allocPermuted(scratch, problem, { ...tiled, kvNatural: false });
       permuteOperands(a, problem, tiled, q, k, v, separate);
       const fused = allocPermuted(scratch, problem, tiled);
@@ -316,11 +318,7 @@ describeCuda('GNA wgmma forward on cuda (sm_90)', () => {
       };
       expect(bytes(fused.k).equals(bytes(separate.k))).toBe(true);
       expect(bytes(fused.v).equals(bytes(separate.v))).toBe(true);
-      const [o0, l0, o1, l1] = outs.flat().map((h, i) => {
-        const host = new Float32Array(i % 2 === 0 ? outCount : outCount / c.valueDim);
-        a.download(h, host);
-        return host;
-      });
+      const [o0, l0, o1, l1] = results();
       expect(maxAbsDiff(o1, o0)).toBe(0);
       expect(maxAbsDiff(l1, l0)).toBe(0);
       if (reference !== undefined) {
@@ -337,12 +335,7 @@ describeCuda('GNA wgmma forward on cuda (sm_90)', () => {
         .toThrow(/kP, vP and castState must be buffers of their own/);
       expect(() => run(fused, outs[1], k, v, scratch.alloc(4)))
         .toThrow(/buffer castState holds 4 bytes but the op needs/);
-    } finally {
-      scratch.free();
-      plans.dispose();
-    }
-    expect(deviceBuffers()).toBe(buffers);
-  };
+    });
   // Small problems: the prologue kernel casts every unit (all their items fit the first wave of
   // CTAs), and by default they keep the separate pass (a unit's items fill under two waves).
   test.each(fusedCastCases)('K/V cast by the kernel equals the separate cast pass: %s',
