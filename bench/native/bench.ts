@@ -109,7 +109,7 @@ function runCase(addon: NativeAddon, plans: PlanCache, c: Case, copyTBps: number
           `${schedule}${persistent ? '+persistent' : ''}`,
           launch(32, TC_KERNEL_CODES.wgmma, schedule, persistent)]));
       // The K/V cast as gna() runs it, into the K/V buffers above (same tiling, same values).
-      const castKv = { ...tiled, qNatural: true, kvNatural: false };
+      const castKv = { ...tiled, qNatural: true };
       configs.push(
         ['natural', launch(32, TC_KERNEL_CODES.wgmma, tiled.wgmmaSchedule, false, true)],
         ['natural+persistent', launch(32, TC_KERNEL_CODES.wgmma, tiled.wgmmaSchedule, true, true)],
