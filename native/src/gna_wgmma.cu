@@ -11,8 +11,11 @@
 //   (P converted in registers from the S accumulators, whose fragment layout is mma.sync's; V
 //   MN-major). Each step issues S(it), rescales O while it runs, issues P(it-1) V(it-1) and
 //   runs the softmax of chunk it while the P V wgmma still executes (intra-warpgroup overlap).
-//   A row's running maximum moves only where a chunk's exceeds it by more than 8 (log2 units:
-//   weights up to 2^8; conditional rescaling), so most steps skip the rescale of O.
+//   After the first chunk a step takes no maximum pass: it exponentiates against the running
+//   maximum as it stands, and only where a thread's sums exceed 2^16 (a score well above the
+//   maximum) does the warp compute S again and take the pass, whose maximum moves only where a
+//   chunk's exceeds it by more than 8 (log2 units; conditional rescaling). Most steps thus
+//   neither reduce a maximum nor rescale O.
 // The consumers start fetching a later item's Q rows into L2 while their first S runs.
 // Partial tiles take their fine mask from the plan's precomputed words (WgmmaMasks, built on the
 // host with gna_tc.cuh's window test): two words per thread and chunk, one bit per score. The
@@ -170,6 +173,14 @@ __device__ inline float exp2Ftz(float x) {
 // (FlashAttention-4's conditional rescaling): the exponentials then stay below 2^8, harmless in
 // float32 sums and bf16 P, and most steps skip the rescale of O.
 constexpr float kRescaleSlack = 8.f;
+// The max-free step (chunks after the first): exponentials taken against the running maximum as
+// it stands, whose sums then show whether the chunk held a score far enough above it to move it.
+// A thread's partial sum of at most 2^16 bounds each of its weights by 2^16 (harmless in float32
+// sums and bf16 P, like the slack above); above that, or not finite, the warp computes the chunk's
+// scores again and takes the step with the maximum pass. The pass's reduction and shuffles sat
+// between the S wait and the first exponential of every step; without them the forward runs
+// about 10% faster (H100, session 10).
+constexpr float kMaxFreeSumLimit = 65536.f;
 
 // Shared-memory matrix descriptor, 128-byte swizzle. lbo/sbo in bytes.
 __device__ inline uint64_t descriptor(uint32_t addr, uint32_t lbo, uint32_t sbo) {
@@ -630,6 +641,31 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
     }
     wgmmaCommit();
   };
+  // This warp's 16 rows of S(it) by mma.sync from the K stage (still held) and Q's fragments,
+  // whose layouts are the RS wgmma's: the rare step whose max-free pass failed recomputes its own
+  // rows without the warpgroup (a wgmma needs all four warps, and the others may have settled).
+  // ldmatrix lane l addresses matrix l / 8: keys 16j + 8 (m / 2) + l % 8, dims chunk 2kk + m % 2,
+  // so b[0..1] and b[2..3] are the B fragments of key tiles 2j and 2j + 1. The address is
+  // sw128<NC> written out with the key's low bits (l % 8) known: through sw128 ptxas spilled loop
+  // counters of the main loop to local memory.
+  auto warpS = [&](int it) {
+    const unsigned char* kTile = sK + stage(it) * kChunkBytes;
+    const int m = lane / 8;
+#pragma unroll
+    for (int i = 0; i < NT * 4; i++) s[i] = 0.f;
+#pragma unroll
+    for (int kk = 0; kk < kWD / 16; kk++) {
+#pragma unroll
+      for (int j = 0; j < NT / 2; j++) {
+        uint32_t b[4];
+        const unsigned char* row =
+            kTile + (kk >> 2) * NC * 128 + (16 * j + (m >> 1) * 8 + lane % 8) * 128;
+        ldmatrix4(b, row + ((((2 * kk + (m & 1)) & 7) ^ (lane % 8)) << 4));
+        Mma<T>::run(&s[8 * j], qf[kk], b[0], b[1]);
+        Mma<T>::run(&s[8 * j + 4], qf[kk], b[2], b[3]);
+      }
+    }
+  };
   // Scores enter the exponent as one FMA, s * |scale| - max, so the row maximum is taken over the
   // raw products; with a negative scale Q enters negated (exact in bf16), so S is -Q K^T.
   const float scaleLog2 = fabsf(p.scaleLog2);
@@ -660,8 +696,8 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
   };
   // This thread's first word of a mask chunk (WgmmaMasks).
   const uint32_t maskLane = rowBase * 4 + lane;
-  // Mask and exponentiate one chunk in place; returns the O rescale factors in alpha.
-  auto softmax = [&](const ChunkMask& mask, float* alpha) {
+  // The fine mask: scores of hidden keys become -inf.
+  auto applyMask = [&](const ChunkMask& mask) {
     if (mask.on) {
 #pragma unroll
       for (int i = 0; i < NT; i++) {
@@ -672,6 +708,11 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
         }
       }
     }
+  };
+  // The step with the maximum pass: mask and exponentiate one chunk in place; returns the O
+  // rescale factors in alpha.
+  auto softmax = [&](const ChunkMask& mask, float* alpha) {
+    applyMask(mask);
 #pragma unroll
     for (int rr = 0; rr < 2; rr++) {
       // Four partial maxima (sums below): dependent chains a quarter as long.
@@ -701,6 +742,32 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
     }
     // O's rescale is skipped by warps none of whose rows moved their maximum.
     rescaleO = __any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f);
+  };
+  // The max-free step for warps whose rows all have a running maximum: true where every
+  // thread's sums stay within kMaxFreeSumLimit (the maximum stays, O owes no rescale); false leaves
+  // s overwritten, and the step must compute S again.
+  auto softmaxMaxFree = [&](const ChunkMask& mask) {
+    applyMask(mask);
+    float total[2];
+#pragma unroll
+    for (int rr = 0; rr < 2; rr++) {
+      float part[4] = {0.f, 0.f, 0.f, 0.f};
+#pragma unroll
+      for (int i = 0; i < NT; i++) {
+        s[4 * i + 2 * rr] = exp2Ftz(fmaf(s[4 * i + 2 * rr], scaleLog2, -rowMax[rr]));
+        s[4 * i + 2 * rr + 1] = exp2Ftz(fmaf(s[4 * i + 2 * rr + 1], scaleLog2, -rowMax[rr]));
+        part[i % 4] += s[4 * i + 2 * rr] + s[4 * i + 2 * rr + 1];
+      }
+      total[rr] = (part[0] + part[1]) + (part[2] + part[3]);
+    }
+    // NaN fails the test too: the maximum pass then handles it as before.
+    if (!__all_sync(0xffffffffu, total[0] <= kMaxFreeSumLimit && total[1] <= kMaxFreeSumLimit)) {
+      return false;
+    }
+    rowSum[0] += total[0];
+    rowSum[1] += total[1];
+    rescaleO = false;
+    return true;
   };
   auto rescale = [&](const float* alpha) {
 #pragma unroll
@@ -846,9 +913,17 @@ wgmmaForwardKernel(Params p, const __grid_constant__ CUtensorMap tmK,
         turnEnd(false);
         const ChunkMask chunk = chunkMask();
         wgmmaWait<1>();  // S(it) done
-        release(emptyK(stage(it)));
         pinRegisters<NT * 4>(s);
-        softmax(chunk, alpha);
+        // The max-free step where every row of the warp has a running maximum; else, or where
+        // its sums call for the maximum pass, that pass (on S computed again by the warp if the
+        // max-free step has overwritten it: K(it) stays held until the step is settled).
+        const bool maxFree =
+            __all_sync(0xffffffffu, rowMax[0] != -INFINITY && rowMax[1] != -INFINITY);
+        if (!maxFree || !softmaxMaxFree(chunk)) {
+          if (maxFree) warpS(it);
+          softmax(chunk, alpha);
+        }
+        release(emptyK(stage(it)));
         scheduleAfter(rowSum[0] + rowSum[1]);
         wgmmaWait<0>();
         release(emptyV(stage(it - 1)));

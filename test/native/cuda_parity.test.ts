@@ -381,16 +381,22 @@ describeCuda('GNA wgmma forward on cuda (sm_90)', () => {
     checkFusedCast(c, x, [8, 16], [8, 16], persistent, waves >= KV_CAST_MIN_WAVES);
   });
 
-  // The conditional rescale (kRescaleSlack in gna_wgmma.cu): on head 0 the scores rise along the
-  // KV walk, about 4 (slope 1) or 16 (slope 4) log2 units per 64 keys, so the running maximum is
-  // kept while a chunk's exceeds it by up to 8 (weights up to 2^8) and moves when it exceeds it by
-  // more; on head 1 they fall (the first chunk's maximum stays). The ramp is an integer below 256
-  // in K (exact in bf16) times the slope in Q, so bf16 rounding adds little to what is tested.
-  test.each([[1, [128], [128]], [1, [64], [64]], [1, [128], [64]], [4, [128], [128]],
-    [4, [64], [64]]] as const)('bfloat16 wgmma: scores rising or falling along the walk, slope %d, ' +
-    'tiles %j/%j', (slope, qTile, kvTile) => {
+  // The running maximum (gna_wgmma.cu): on head 0 the scores rise along the KV walk, about 4
+  // (slope 1), 16 (slope 4) or 130 (slope 32) log2 units per 64 keys; on head 1 they fall (the
+  // first chunk's maximum stays). A step first exponentiates against the running maximum; where
+  // its sums exceed kMaxFreeSumLimit (weights above 2^16; at slope 32 they overflow to infinity)
+  // the warp computes S again and takes the maximum pass, which keeps the maximum while a chunk's
+  // exceeds it by up to 8 (kRescaleSlack) and moves it when by more. Window 512 walks unmasked
+  // tiles only, window 320 masked ones too. The ramp is an integer below 256 in K (exact in bf16)
+  // times the slope in Q, so bf16 rounding adds little to what is tested.
+  test.each([[1, [128], [128], 512], [1, [64], [64], 512], [1, [128], [64], 512],
+    [4, [128], [128], 512], [4, [64], [64], 512], [32, [128], [128], 512], [32, [64], [64], 512],
+    [32, [128], [64], 512], [4, [128], [128], 320], [32, [128], [128], 320],
+    [32, [64], [64], 320]] as const)('bfloat16 wgmma: scores rising or falling along the walk, ' +
+    'slope %d, tiles %j/%j, window %d', (slope, qTile, kvTile, window) => {
     if (!hopper()) return;
-    const c = tcCase(`1d L512 K512 score ramp ${slope}`, { shape: [512], windowSize: [512] }, 128);
+    const c = tcCase(`1d L512 K${window} score ramp ${slope}`, { shape: [512], windowSize: [window] },
+      128);
     const x = buildParityInputs(c);
     const D = c.headDim;
     for (let t = 0; t < 512; t++) {
