@@ -20,6 +20,8 @@ interface Problem {
   kvHeads: number;
   dim: number;
   options: { windowSize: number[]; stride: number[]; dilation: number[]; isCausal: boolean[] };
+  /** Scores rising along the KV walk: Q's first component this slope, K's the token index / 4. */
+  ramp?: number;
 }
 
 const PROBLEMS: Problem[] = [
@@ -33,6 +35,10 @@ const PROBLEMS: Problem[] = [
   { name: '3d causal D32', grid: [6, 10, 9], heads: 2, kvHeads: 1, dim: 32,
     options: { windowSize: [3, 4, 3], stride: [1, 2, 3], dilation: [2, 2, 1],
       isCausal: [false, false, true] } },
+  // Scores rising far above the running maximum from chunk to chunk: the wgmma kernel's max-free
+  // steps fall back to recomputing S with mma.sync (masked walk: stride 1, partial tiles).
+  { name: '2d rising scores D128', grid: [16, 32], heads: 2, kvHeads: 2, dim: 128, ramp: 32,
+    options: { windowSize: [12, 24], stride: [1, 1], dilation: [1, 1], isCausal: [false, false] } },
 ];
 
 // Forward variants; wgmma runs with fixed 128- and 64-token Q tiles on the 2-D head-dim-128
@@ -85,14 +91,21 @@ function main() {
     const tokens = pr.grid.reduce((x, y) => x * y, 1);
     const scratch = new Scratch(addon);
     try {
-      const buffer = (count: number) => {
+      const buffer = (count: number, first?: (token: number) => number) => {
         const h = scratch.alloc(count * 4);
-        addon.upload(h, Float32Array.from({ length: count }, (_, i) => Math.sin(i * 0.37)));
+        const x = Float32Array.from({ length: count }, (_, i) => Math.sin(i * 0.37));
+        if (first !== undefined) {
+          for (let i = 0; i < count; i += pr.dim) x[i] = first(Math.floor((i * tokens) / count));
+        }
+        addon.upload(h, x);
         return h;
       };
       const qn = tokens * pr.heads * pr.dim;
       const kn = tokens * pr.kvHeads * pr.dim;
-      const [q, k, v, dOutput] = [qn, kn, kn, qn].map(buffer);
+      const ramp = pr.ramp;
+      const q = buffer(qn, ramp === undefined ? undefined : () => ramp);
+      const k = buffer(kn, ramp === undefined ? undefined : (t) => Math.floor(t / 4));
+      const [v, dOutput] = [kn, qn].map((n) => buffer(n));
       const dLse = buffer(tokens * pr.heads);
       const [output, dq] = [qn, qn].map((n) => scratch.alloc(n * 4));
       const lse = scratch.alloc(tokens * pr.heads * 4);
